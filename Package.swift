@@ -1,0 +1,51 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "xlate",
+    products: [
+        .library(name: "Xlate", targets: ["Xlate"]),
+        .executable(name: "xlate", targets: ["xlate"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // MARK: C
+
+        /// `extern "C"` shim over the C++ libsentencepiece (Debian: libsentencepiece-dev).
+        .target(
+            name: "CSentencePiece",
+            linkerSettings: [.linkedLibrary("sentencepiece")]
+        ),
+
+        // MARK: Engine layers (one-way: Xlate → XlateDecode → XlateModel → XlateCore)
+
+        /// Tensors, kernels, BLAS (OpenBLAS loaded at run time with the right kernel), half-float conversion.
+        .target(
+            name: "XlateCore",
+            linkerSettings: [.linkedLibrary("dl")]
+        ),
+        /// Checkpoints, configs, tokenizers, layers and architectures.
+        .target(name: "XlateModel", dependencies: ["XlateCore", "CSentencePiece"]),
+        /// Search strategies, logits processors, decoding options.
+        .target(name: "XlateDecode", dependencies: ["XlateModel"]),
+        /// Public facade: Translator, options, results, model resolution.
+        .target(name: "Xlate", dependencies: ["XlateDecode"]),
+
+        // MARK: Command line
+
+        .executableTarget(
+            name: "xlate",
+            dependencies: ["Xlate", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+
+        // MARK: Tests
+
+        .testTarget(name: "XlateCoreTests", dependencies: ["XlateCore"]),
+        .testTarget(name: "XlateModelTests", dependencies: ["XlateModel"]),
+        .testTarget(name: "XlateDecodeTests", dependencies: ["XlateDecode"]),
+        .testTarget(name: "XlateTests", dependencies: ["Xlate"]),
+        .testTarget(name: "CLITests", dependencies: ["xlate"]),
+    ]
+)

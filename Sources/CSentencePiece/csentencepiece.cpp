@@ -1,0 +1,101 @@
+#include "csentencepiece.h"
+
+#include <sentencepiece_processor.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+#include <vector>
+
+struct spm_processor {
+    sentencepiece::SentencePieceProcessor impl;
+};
+
+static void write_error(const std::string &message, char *error, size_t capacity) {
+    if (error == nullptr || capacity == 0) return;
+    size_t n = message.size() < capacity - 1 ? message.size() : capacity - 1;
+    std::memcpy(error, message.data(), n);
+    error[n] = '\0';
+}
+
+extern "C" spm_processor *spm_load(const char *path, char *error, size_t error_capacity) {
+    auto *processor = new (std::nothrow) spm_processor();
+    if (processor == nullptr) {
+        write_error("out of memory", error, error_capacity);
+        return nullptr;
+    }
+    auto status = processor->impl.Load(path);
+    if (!status.ok()) {
+        write_error(status.ToString(), error, error_capacity);
+        delete processor;
+        return nullptr;
+    }
+    return processor;
+}
+
+extern "C" void spm_free(spm_processor *processor) { delete processor; }
+
+extern "C" int32_t spm_piece_count(const spm_processor *processor) {
+    return processor->impl.GetPieceSize();
+}
+
+extern "C" int spm_encode_pieces(const spm_processor *processor, const char *text, size_t length,
+                                 char **out, size_t *out_length, int32_t *out_count,
+                                 char *error, size_t error_capacity) {
+    try {
+        std::vector<std::string> pieces;
+        auto status = processor->impl.Encode(absl::string_view(text, length), &pieces);
+        if (!status.ok()) {
+            write_error(status.ToString(), error, error_capacity);
+            return 1;
+        }
+        size_t total = 0;
+        for (const auto &piece : pieces) total += piece.size() + 1;
+        char *buffer = static_cast<char *>(std::malloc(total == 0 ? 1 : total));
+        if (buffer == nullptr) {
+            write_error("out of memory", error, error_capacity);
+            return 1;
+        }
+        size_t offset = 0;
+        for (const auto &piece : pieces) {
+            std::memcpy(buffer + offset, piece.data(), piece.size());
+            offset += piece.size();
+            buffer[offset++] = '\0';
+        }
+        *out = buffer;
+        *out_length = total;
+        *out_count = static_cast<int32_t>(pieces.size());
+        return 0;
+    } catch (const std::exception &e) {
+        write_error(e.what(), error, error_capacity);
+        return 1;
+    }
+}
+
+extern "C" int spm_decode_pieces(const spm_processor *processor, const char *const *pieces, int32_t count,
+                                 char **out, char *error, size_t error_capacity) {
+    try {
+        std::vector<std::string> input(pieces, pieces + count);
+        std::string text;
+        auto status = processor->impl.Decode(input, &text);
+        if (!status.ok()) {
+            write_error(status.ToString(), error, error_capacity);
+            return 1;
+        }
+        char *buffer = static_cast<char *>(std::malloc(text.size() + 1));
+        if (buffer == nullptr) {
+            write_error("out of memory", error, error_capacity);
+            return 1;
+        }
+        std::memcpy(buffer, text.data(), text.size());
+        buffer[text.size()] = '\0';
+        *out = buffer;
+        return 0;
+    } catch (const std::exception &e) {
+        write_error(e.what(), error, error_capacity);
+        return 1;
+    }
+}
+
+extern "C" void spm_free_buffer(char *buffer) { std::free(buffer); }

@@ -1,0 +1,40 @@
+// A minimal C interface over libsentencepiece's C++ SentencePieceProcessor.
+// Every call that can fail returns 0 on success and writes a message on failure.
+#ifndef CSENTENCEPIECE_H
+#define CSENTENCEPIECE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct spm_processor spm_processor;
+
+/// Loads a SentencePiece model file. Returns NULL and fills `error` (NUL-terminated, truncated to
+/// `error_capacity`) when the file is missing or is not a SentencePiece model.
+spm_processor *spm_load(const char *path, char *error, size_t error_capacity);
+
+void spm_free(spm_processor *processor);
+
+/// Number of pieces in the model's own vocabulary.
+int32_t spm_piece_count(const spm_processor *processor);
+
+/// Encodes UTF-8 `text` (`length` bytes) into pieces. On success the pieces are written as one buffer of
+/// NUL-separated strings: `*out` (release with `spm_free_buffer`), `*out_length` bytes, `*out_count` pieces.
+int spm_encode_pieces(const spm_processor *processor, const char *text, size_t length,
+                      char **out, size_t *out_length, int32_t *out_count,
+                      char *error, size_t error_capacity);
+
+/// Joins pieces (`count` NUL-terminated strings) into detokenized UTF-8 text; `*out` NUL-terminated.
+int spm_decode_pieces(const spm_processor *processor, const char *const *pieces, int32_t count,
+                      char **out, char *error, size_t error_capacity);
+
+void spm_free_buffer(char *buffer);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,87 @@
+import Foundation
+
+/// Finds a model folder for a language pair.
+///
+/// Folders named `*-SRC-TGT` (e.g. `xlate-en-de`, `opus-mt-en-de`) are searched, in order, in: the directories of
+/// `XLATE_MODELS` (colon-separated), `~/.cache/xlate/models`, the models installed beside the executable
+/// (`PREFIX/share/xlate/models`), and a `Models/` folder above the executable (a build inside the repository).
+public struct ModelResolver: Sendable {
+    /// Where models are looked for, in order.
+    public let searchPaths: [URL]
+
+    public init(searchPaths: [URL]) { self.searchPaths = searchPaths }
+
+    /// The standard search paths for this process.
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment, executable: URL? = Bundle.main.executableURL) {
+        var paths: [URL] = []
+        if let list = environment["XLATE_MODELS"] {
+            paths += list.split(separator: ":").map { URL(fileURLWithPath: String($0)) }
+        }
+        if let home = environment["HOME"] {
+            paths.append(URL(fileURLWithPath: home).appendingPathComponent(".cache/xlate/models"))
+        }
+        if let executable = executable?.resolvingSymlinksInPath() {
+            let bin = executable.deletingLastPathComponent()
+            paths.append(bin.deletingLastPathComponent().appendingPathComponent("share/xlate/models"))
+            var directory = bin
+            for _ in 0..<5 {
+                let candidate = directory.appendingPathComponent("Models")
+                if FileManager.default.fileExists(atPath: candidate.appendingPathComponent(".").path) {
+                    paths.append(candidate)
+                    break
+                }
+                directory = directory.deletingLastPathComponent()
+            }
+        }
+        self.init(searchPaths: paths)
+    }
+
+    /// A model found on disk.
+    public struct Entry: Sendable, Equatable {
+        public let directory: URL
+        public let source: String
+        public let target: String
+    }
+
+    /// Every model folder in the search paths whose name ends in `-SRC-TGT` and that has a `config.json`.
+    public func available() -> [Entry] {
+        var entries: [Entry] = []
+        var seen = Set<String>()
+        for path in searchPaths {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: path.path)) ?? []
+            for name in names.sorted() {
+                let parts = name.split(separator: "-")
+                let directory = path.appendingPathComponent(name)
+                guard parts.count >= 3, FileManager.default.fileExists(atPath: directory.appendingPathComponent("config.json").path),
+                    seen.insert(directory.standardizedFileURL.path).inserted
+                else { continue }
+                entries.append(Entry(directory: directory, source: String(parts[parts.count - 2]), target: String(parts[parts.count - 1])))
+            }
+        }
+        return entries
+    }
+
+    /// The first model translating `source` → `target`.
+    public func resolve(source: String, target: String) throws(ModelNotFound) -> URL {
+        let entries = available()
+        if let entry = entries.first(where: { $0.source == source && $0.target == target }) {
+            return entry.directory
+        }
+        throw ModelNotFound(source: source, target: target, searched: searchPaths, available: entries)
+    }
+}
+
+/// No model serves the requested language pair.
+public struct ModelNotFound: Error, LocalizedError, Equatable {
+    public let source: String
+    public let target: String
+    public let searched: [URL]
+    public let available: [ModelResolver.Entry]
+
+    public var errorDescription: String? {
+        let pairs = available.isEmpty ? "none" : Set(available.map { "\($0.source)-\($0.target)" }).sorted().joined(separator: ", ")
+        return "no model for \(source) → \(target). Available pairs: \(pairs). Looked in: "
+            + searched.map(\.path).joined(separator: ", ")
+            + ". Put a model folder named like opus-mt-\(source)-\(target) in one of them, or pass --model DIR."
+    }
+}

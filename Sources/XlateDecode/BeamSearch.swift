@@ -1,0 +1,179 @@
+import Foundation
+import XlateCore
+import XlateModel
+
+/// Beam search with the semantics of transformers 5.x `_beam_search` (the vectorized implementation):
+/// per step, the top `max(2, 1 + #eos) · numBeams` continuations over all beams; those among the first
+/// `numBeams` that end become finished hypotheses scored `Σ log p / length^lengthPenalty`; the best
+/// `numBeams` that do not end keep running; the sentence stops by `_check_early_stop_heuristic`.
+///
+/// Source: transformers `generation/utils.py` (`_get_top_k_continuations`, `_get_running_beams_for_next_iteration`,
+/// `_update_finished_beams`, `_check_early_stop_heuristic`, `_beam_search_has_unfinished_sequences`).
+/// The -1e9 sentinels and float32 arithmetic are reproduced because they decide ties exactly as there.
+public struct BeamSearch: SearchStrategy {
+    public init() {}
+
+    /// A running or finished hypothesis.
+    struct Beam {
+        var tokens: [Int]  // start token included
+        var score: Float  // accumulated log-probability (running) or length-penalised score (finished)
+        var tokenScores: [Float]
+        var attention: [[Float]]?
+    }
+
+    /// One of the `numBeams` finished slots of a sentence (transformers' `sequences` / `beam_scores`).
+    struct Slot {
+        var beam: Beam?
+        var score: Float = -1.0e9
+        var finished = false
+    }
+
+    struct Sentence {
+        var running: [Beam]
+        var slots: [Slot]
+        var improvable = true  // is_early_stop_heuristic_unsatisfied
+        var done = false
+    }
+
+    struct Candidate {
+        var beam: Int
+        var token: Int
+        var score: Float  // accumulated log-probability
+        var tokenScore: Float
+    }
+
+    public func search(model: any Seq2SeqModel, encoded: EncoderOutput, options: DecodingOptions) -> [[Hypothesis]] {
+        let vocabulary = model.vocabulary
+        let numBeams = options.numBeams
+        let processors = LogitsProcessors(options: options, eosTokenIds: vocabulary.eosTokenIds)
+        let maxLength = options.effectiveMaxLength
+        let eos = Set(vocabulary.eosTokenIds)
+        let beamsToKeep = max(2, 1 + vocabulary.eosTokenIds.count) * numBeams
+        let lengthPenalty = options.lengthPenalty
+        let wantAttention = options.crossAttention != nil
+
+        let start = Beam(tokens: [vocabulary.decoderStartTokenId], score: 0, tokenScores: [], attention: wantAttention ? [] : nil)
+        var sentences = (0..<encoded.batchSize).map { _ in
+            // Only the first beam starts with score 0, so the first step does not pick one token numBeams times.
+            Sentence(
+                running: (0..<numBeams).map { b in var beam = start; beam.score = b == 0 ? 0 : -1.0e9; return beam },
+                slots: Array(repeating: Slot(), count: numBeams))
+        }
+        var active = Array(0..<encoded.batchSize)
+        var state = model.makeDecoderState(for: encoded, rowSentences: active.flatMap { Array(repeating: $0, count: numBeams) })
+
+        while !active.isEmpty {
+            let tokens = active.flatMap { s in sentences[s].running.map { $0.tokens.last! } }
+            let output = model.decodeStep(tokens, state: &state, crossAttention: options.crossAttention)
+            var logits = output.logits
+            let vocabularySize = logits.columns
+            var rows: [Int] = []
+            var stillActive: [Int] = []
+
+            logits.data.withUnsafeMutableBufferPointer { all in
+                for (position, s) in active.enumerated() {
+                    let firstRow = position * numBeams
+                    let curLength = sentences[s].running[0].tokens.count
+                    // log-softmax, then processors, then add the running score (as `_beam_search`).
+                    var top = TopK(k: beamsToKeep)
+                    for b in 0..<numBeams {
+                        let row = UnsafeMutableBufferPointer(rebasing: all[((firstRow + b) * vocabularySize)..<((firstRow + b + 1) * vocabularySize)])
+                        Ops.logSoftmax(row.baseAddress!, count: vocabularySize)
+                        processors.apply(row, sequence: sentences[s].running[b].tokens)
+                        let runningScore = sentences[s].running[b].score
+                        for v in 0..<vocabularySize {
+                            top.insert(row[v] + runningScore, index: b * vocabularySize + v)
+                        }
+                    }
+                    let candidates = top.sorted.map { entry in
+                        Candidate(
+                            beam: entry.index / vocabularySize, token: entry.index % vocabularySize, score: entry.value,
+                            tokenScore: all[(firstRow + entry.index / vocabularySize) * vocabularySize + entry.index % vocabularySize])
+                    }
+                    let hitsStop = candidates.map { eos.contains($0.token) || curLength + 1 >= maxLength }
+                    func extended(_ c: Candidate, score: Float) -> Beam {
+                        var beam = sentences[s].running[c.beam]
+                        beam.tokens.append(c.token)
+                        beam.tokenScores.append(c.tokenScore)
+                        beam.score = score
+                        if wantAttention, let row = attentionRow(output, row: firstRow + c.beam, length: encoded.lengths[s]) {
+                            beam.attention!.append(row)
+                        }
+                        return beam
+                    }
+
+                    // Running beams for the next step: the best candidates that did not stop.
+                    let runningScores = zip(candidates, hitsStop).map { $0.score + ($1 ? -1.0e9 : 0) }
+                    let nextRunning = stableTopIndices(runningScores, k: numBeams)
+
+                    // Finished hypotheses: merge the top-numBeams candidates that stopped into the slots.
+                    var sentence = sentences[s]
+                    let full = sentence.slots.allSatisfy(\.finished) && options.earlyStopping == .enabled
+                    let divisor = Float(pow(Double(curLength), lengthPenalty))
+                    var merged = sentence.slots
+                    for (c, candidate) in candidates.enumerated() {
+                        let justFinished = hitsStop[c] && c < numBeams
+                        var score = candidate.score / divisor
+                        if full { score += -1.0e9 }
+                        if !sentence.improvable { score += -1.0e9 }
+                        if !justFinished { score += -1.0e9 }
+                        merged.append(Slot(beam: extended(candidate, score: score), score: score, finished: justFinished))
+                    }
+                    sentence.slots = stableTopIndices(merged.map(\.score), k: numBeams).map { merged[$0] }
+                    sentence.running = nextRunning.map { extended(candidates[$0], score: runningScores[$0]) }
+
+                    // `_check_early_stop_heuristic` at the new length.
+                    let bestLength = options.earlyStopping == .never && lengthPenalty > 0 ? maxLength - 1 : curLength
+                    let bestPossible = sentence.running[0].score / Float(pow(Double(bestLength), lengthPenalty))
+                    let worst = sentence.slots.map(\.score).min()!
+                    sentence.improvable = sentence.improvable
+                        && sentence.slots.contains { bestPossible > ($0.finished ? worst : -1.0e9) }
+                    let allFinished = options.earlyStopping == .enabled && sentence.slots.allSatisfy(\.finished)
+                    sentence.done = !sentence.improvable || allFinished || hitsStop.allSatisfy { $0 }
+                    sentences[s] = sentence
+                    if !sentence.done {
+                        stillActive.append(s)
+                        rows += nextRunning.map { firstRow + candidates[$0].beam }
+                    }
+                }
+            }
+            state.reorder(rows)
+            active = stillActive
+        }
+
+        return sentences.map { sentence in
+            sentence.slots.prefix(options.numReturnSequences).compactMap { slot in
+                slot.beam.map { beam in
+                    Hypothesis(
+                        tokens: Array(beam.tokens.dropFirst()), score: slot.score, tokenScores: beam.tokenScores,
+                        crossAttention: beam.attention)
+                }
+            }
+        }
+    }
+}
+
+/// Indices of the `k` largest values, largest first; equal values keep their order.
+func stableTopIndices(_ values: [Float], k: Int) -> [Int] {
+    Array(values.indices.sorted { values[$0] > values[$1] || (values[$0] == values[$1] && $0 < $1) }.prefix(k))
+}
+
+/// The `k` largest values seen, with their indices; on ties the earlier index ranks first.
+struct TopK {
+    let k: Int
+    private(set) var sorted: [(value: Float, index: Int)] = []
+
+    init(k: Int) {
+        self.k = k
+        sorted.reserveCapacity(k + 1)
+    }
+
+    @inline(__always)
+    mutating func insert(_ value: Float, index: Int) {
+        if sorted.count == k, !(value > sorted[k - 1].value) { return }
+        var position = sorted.count
+        while position > 0, value > sorted[position - 1].value { position -= 1 }
+        sorted.insert((value, index), at: position)
+        if sorted.count > k { sorted.removeLast() }
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import XlateCore
+import XlateModel
+
+/// A decoding algorithm: drives a model's decoder steps over an encoded batch.
+public protocol SearchStrategy: Sendable {
+    /// The hypotheses for each sentence of `encoded` (best first; `options.numReturnSequences` of them).
+    func search(model: any Seq2SeqModel, encoded: EncoderOutput, options: DecodingOptions) -> [[Hypothesis]]
+}
+
+/// The strategy the options ask for: greedy for one beam, beam search otherwise.
+public func searchStrategy(for options: DecodingOptions) -> any SearchStrategy {
+    options.numBeams == 1 ? GreedySearch() : BeamSearch()
+}
+
+/// Copies row `row` of the step's cross-attention, cut to the sentence's source length.
+func attentionRow(_ output: StepOutput, row: Int, length: Int) -> [Float]? {
+    guard let attention = output.crossAttention else { return nil }
+    let start = row * attention.columns
+    return Array(attention.data[start..<(start + length)])
+}
+
+/// Greedy search (transformers' `_sample` without sampling): the highest-scoring token at each step.
+///
+/// Finished sentences leave the batch, so later steps only compute the rows still running.
+public struct GreedySearch: SearchStrategy {
+    public init() {}
+
+    public func search(model: any Seq2SeqModel, encoded: EncoderOutput, options: DecodingOptions) -> [[Hypothesis]] {
+        let vocabulary = model.vocabulary
+        let processors = LogitsProcessors(options: options, eosTokenIds: vocabulary.eosTokenIds)
+        let maxLength = options.effectiveMaxLength
+        let eos = Set(vocabulary.eosTokenIds)
+        let wantScores = options.returnTokenScores
+
+        var results = (0..<encoded.batchSize).map { _ in
+            Hypothesis(tokens: [], score: nil, tokenScores: wantScores ? [] : nil, crossAttention: options.crossAttention == nil ? nil : [])
+        }
+        var sequences = Array(repeating: [vocabulary.decoderStartTokenId], count: encoded.batchSize)
+        var active = Array(0..<encoded.batchSize)  // sentence of each decoder row
+        var state = model.makeDecoderState(for: encoded, rowSentences: active)
+
+        while !active.isEmpty {
+            let output = model.decodeStep(active.map { sequences[$0].last! }, state: &state, crossAttention: options.crossAttention)
+            var logits = output.logits
+            let columns = logits.columns
+            var keep: [Int] = []
+            logits.data.withUnsafeMutableBufferPointer { all in
+                for (row, sentence) in active.enumerated() {
+                    let scores = UnsafeMutableBufferPointer(rebasing: all[(row * columns)..<((row + 1) * columns)])
+                    processors.apply(scores, sequence: sequences[sentence])
+                    var best = 0
+                    for i in 1..<scores.count where scores[i] > scores[best] { best = i }
+                    if wantScores {
+                        Ops.logSoftmax(scores.baseAddress!, count: scores.count)
+                        results[sentence].tokenScores!.append(scores[best])
+                    }
+                    if let row = attentionRow(output, row: row, length: encoded.lengths[sentence]) {
+                        results[sentence].crossAttention!.append(row)
+                    }
+                    sequences[sentence].append(best)
+                    results[sentence].tokens.append(best)
+                    if !eos.contains(best) && sequences[sentence].count < maxLength { keep.append(row) }
+                }
+            }
+            if keep.count != active.count {
+                state.reorder(keep)
+                active = keep.map { active[$0] }
+            }
+        }
+        if wantScores {
+            for i in results.indices {
+                let sum = results[i].tokenScores!.reduce(0, +)
+                results[i].score = sum / Float(pow(Double(results[i].tokens.count), options.lengthPenalty))
+            }
+        }
+        return results.map { [$0] }
+    }
+}

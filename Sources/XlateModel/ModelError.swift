@@ -1,0 +1,50 @@
+import Foundation
+
+/// Why a model folder could not be loaded. Each case names the file or tensor and says what to do.
+public enum ModelError: Error, LocalizedError, Equatable {
+    case missingFile(path: String, hint: String)
+    case unreadableFile(path: String, reason: String)
+    case invalidSafetensors(path: String, reason: String)
+    case unsupportedDType(tensor: String, dtype: String, path: String)
+    case missingTensor(name: String, path: String)
+    case unexpectedTensors(names: [String], path: String)
+    case wrongShape(tensor: String, got: [Int], expected: [Int], path: String)
+    case nonFiniteWeights(tensor: String, path: String)
+    case invalidConfig(path: String, reason: String)
+    case unsupportedModelType(String, path: String)
+    case pytorchCheckpoint(path: String)
+    case tokenizer(path: String, reason: String)
+
+    public var errorDescription: String? {
+        switch self {
+        case .missingFile(let path, let hint):
+            "\(path): file not found. \(hint)"
+        case .unreadableFile(let path, let reason):
+            "\(path): cannot read the file (\(reason))."
+        case .invalidSafetensors(let path, let reason):
+            "\(path): not a valid safetensors file: \(reason). Re-download or re-export the checkpoint."
+        case .unsupportedDType(let tensor, let dtype, let path):
+            "\(path): tensor '\(tensor)' has dtype \(dtype); xlate reads F32, F16 and BF16. Convert the checkpoint."
+        case .missingTensor(let name, let path):
+            "\(path): tensor '\(name)' is missing; the checkpoint does not match its config.json."
+        case .unexpectedTensors(let names, let path):
+            "\(path): unexpected tensors \(names.prefix(5).map { "'\($0)'" }.joined(separator: ", "))"
+                + (names.count > 5 ? " and \(names.count - 5) more" : "")
+                + "; this checkpoint is not of the architecture its config.json names."
+        case .wrongShape(let tensor, let got, let expected, let path):
+            "\(path): tensor '\(tensor)' has wrong shape: got \(got), expected \(expected) (from config.json)."
+        case .nonFiniteWeights(let tensor, let path):
+            "\(path): tensor '\(tensor)' contains NaN or infinite values; the checkpoint is corrupt."
+        case .invalidConfig(let path, let reason):
+            "\(path): \(reason)"
+        case .unsupportedModelType(let type, let path):
+            "\(path): model_type '\(type)' is not supported; xlate runs 'marian' models."
+        case .pytorchCheckpoint(let path):
+            "\(path): legacy PyTorch checkpoint (pytorch_model.bin); xlate reads safetensors. Convert it: "
+                + "python -c \"from transformers import AutoModelForSeq2SeqLM as M; "
+                + "M.from_pretrained('DIR').save_pretrained('DIR', safe_serialization=True)\""
+        case .tokenizer(let path, let reason):
+            "\(path): \(reason)"
+        }
+    }
+}

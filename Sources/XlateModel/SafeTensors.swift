@@ -1,0 +1,240 @@
+import Foundation
+import XlateCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A read-only memory mapping of a whole file, unmapped when released.
+final class MappedFile: @unchecked Sendable {
+    let path: String
+    let bytes: UnsafeRawBufferPointer
+
+    init(path: String) throws(ModelError) {
+        self.path = path
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else {
+            if errno == ENOENT { throw .missingFile(path: path, hint: "") }
+            throw .unreadableFile(path: path, reason: String(cString: strerror(errno)))
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            throw .unreadableFile(path: path, reason: String(cString: strerror(errno)))
+        }
+        let size = Int(info.st_size)
+        guard size > 0 else {
+            bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            return
+        }
+        guard let base = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
+            throw .unreadableFile(path: path, reason: String(cString: strerror(errno)))
+        }
+        bytes = UnsafeRawBufferPointer(start: base, count: size)
+    }
+
+    deinit {
+        if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
+    }
+}
+
+/// Element types a safetensors file may hold; xlate computes with the first three.
+public enum StorageType: String, Sendable {
+    case f32 = "F32", f16 = "F16", bf16 = "BF16"
+
+    var size: Int { self == .f32 ? 4 : 2 }
+}
+
+/// One `.safetensors` file: an 8-byte little-endian header length, a JSON header, then raw tensor bytes.
+///
+/// The header is validated whole on open — every dtype, shape, offset and overlap — so later reads cannot
+/// go out of bounds. Tensors are converted to float32 on read.
+final class SafeTensorsFile: @unchecked Sendable {
+    struct Entry {
+        let dtype: String
+        let shape: [Int]
+        /// Byte range inside the data section.
+        let range: Range<Int>
+    }
+
+    /// A header larger than this is not a checkpoint header (real ones are a few hundred KB).
+    static let maximumHeaderLength = 100 << 20
+
+    let path: String
+    let entries: [String: Entry]
+    private let file: MappedFile
+    private let dataStart: Int
+
+    init(path: String) throws(ModelError) {
+        self.path = path
+        file = try MappedFile(path: path)
+        let bytes = file.bytes
+        guard bytes.count >= 8 else {
+            throw .invalidSafetensors(path: path, reason: "file is \(bytes.count) bytes, shorter than the 8-byte header length")
+        }
+        let headerLength = Int(UInt64(littleEndian: bytes.loadUnaligned(as: UInt64.self)).clamped(to: UInt64(Int.max)))
+        guard headerLength <= Self.maximumHeaderLength else {
+            throw .invalidSafetensors(path: path, reason: "header length \(headerLength) is absurd (limit \(Self.maximumHeaderLength))")
+        }
+        guard 8 + headerLength <= bytes.count else {
+            throw .invalidSafetensors(
+                path: path, reason: "header length \(headerLength) runs past the end of the \(bytes.count)-byte file (truncated?)")
+        }
+        dataStart = 8 + headerLength
+        let dataLength = bytes.count - dataStart
+        let headerData = Data(bytes[8..<dataStart])
+        guard let header = JSONValue.parse(headerData)?.objectValue else {
+            throw .invalidSafetensors(path: path, reason: "header is not a JSON object")
+        }
+        var entries: [String: Entry] = [:]
+        for (name, value) in header where name != "__metadata__" {
+            guard let object = value.objectValue,
+                let dtype = object["dtype"]?.stringValue,
+                let shape = object["shape"]?.intArray,
+                let offsets = object["data_offsets"]?.intArray, offsets.count == 2
+            else {
+                throw .invalidSafetensors(path: path, reason: "entry '\(name)' lacks dtype, shape or data_offsets")
+            }
+            let (begin, end) = (offsets[0], offsets[1])
+            guard begin >= 0, begin <= end, end <= dataLength else {
+                throw .invalidSafetensors(
+                    path: path, reason: "tensor '\(name)' has data_offsets [\(begin), \(end)] outside the \(dataLength)-byte data section")
+            }
+            guard shape.allSatisfy({ $0 >= 0 }) else {
+                throw .invalidSafetensors(path: path, reason: "tensor '\(name)' has a negative dimension in \(shape)")
+            }
+            if let type = StorageType(rawValue: dtype) {
+                let (elements, overflow) = shape.reduce((1, false)) { acc, d in
+                    let (p, o) = acc.0.multipliedReportingOverflow(by: d)
+                    return (p, acc.1 || o)
+                }
+                guard !overflow, elements * type.size == end - begin else {
+                    throw .invalidSafetensors(
+                        path: path,
+                        reason: "tensor '\(name)' has shape \(shape) of \(dtype) but \(end - begin) bytes")
+                }
+            }
+            entries[name] = Entry(dtype: dtype, shape: shape, range: begin..<end)
+        }
+        let sorted = entries.sorted { $0.value.range.lowerBound < $1.value.range.lowerBound }
+        for (previous, next) in zip(sorted, sorted.dropFirst()) where previous.value.range.upperBound > next.value.range.lowerBound {
+            throw .invalidSafetensors(path: path, reason: "tensors '\(previous.key)' and '\(next.key)' overlap")
+        }
+        self.entries = entries
+    }
+
+    /// Reads tensor `name` as float32 after checking its shape.
+    func read(_ name: String, expectedShape: [Int]) throws(ModelError) -> Tensor {
+        guard let entry = entries[name] else { throw .missingTensor(name: name, path: path) }
+        guard let type = StorageType(rawValue: entry.dtype) else {
+            throw .unsupportedDType(tensor: name, dtype: entry.dtype, path: path)
+        }
+        guard entry.shape == expectedShape else {
+            throw .wrongShape(tensor: name, got: entry.shape, expected: expectedShape, path: path)
+        }
+        let count = entry.range.count / type.size
+        let source = UnsafeRawBufferPointer(rebasing: file.bytes[(dataStart + entry.range.lowerBound)..<(dataStart + entry.range.upperBound)])
+        let values = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            switch type {
+            case .f32:
+                for i in 0..<count { buffer[i] = Float(bitPattern: UInt32(littleEndian: source.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
+            case .f16:
+                for i in 0..<count { buffer[i] = HalfPrecision.float(fromFloat16: UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
+            case .bf16:
+                for i in 0..<count { buffer[i] = HalfPrecision.float(fromBFloat16: UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
+            }
+            initialized = count
+        }
+        guard values.allSatisfy(\.isFinite) else { throw .nonFiniteWeights(tensor: name, path: path) }
+        return Tensor(shape: entry.shape, data: values)
+    }
+}
+
+private extension UInt64 {
+    func clamped(to limit: UInt64) -> UInt64 { Swift.min(self, limit) }
+}
+
+/// All tensors of a model folder: `model.safetensors`, or the shards listed by `model.safetensors.index.json`.
+///
+/// Keeps track of the tensors read so that `checkAllUsed()` can reject keys no layer asked for.
+public final class Checkpoint: @unchecked Sendable {
+    private var files: [String: SafeTensorsFile] = [:]
+    /// Tensor name → the file holding it.
+    private var location: [String: SafeTensorsFile] = [:]
+    private var used: Set<String> = []
+    /// What the errors name: the file, or the index for a sharded checkpoint.
+    public let path: String
+
+    public init(directory: URL) throws(ModelError) {
+        let single = directory.appendingPathComponent("model.safetensors").path
+        let index = directory.appendingPathComponent("model.safetensors.index.json").path
+        let manager = FileManager.default
+        if manager.fileExists(atPath: single) {
+            path = single
+            let file = try SafeTensorsFile(path: single)
+            files[single] = file
+            for name in file.entries.keys { location[name] = file }
+        } else if manager.fileExists(atPath: index) {
+            path = index
+            let weightMap = try Self.readIndex(index)
+            for (name, shard) in weightMap.sorted(by: { $0.key < $1.key }) {
+                guard !shard.contains("/"), !shard.hasPrefix(".") else {
+                    throw .invalidSafetensors(path: index, reason: "shard name '\(shard)' is not a file in the model folder")
+                }
+                let shardPath = directory.appendingPathComponent(shard).path
+                let file: SafeTensorsFile
+                if let open = files[shardPath] {
+                    file = open
+                } else {
+                    guard manager.fileExists(atPath: shardPath) else {
+                        throw .missingFile(path: shardPath, hint: "The index \(index) lists it; download the missing shard.")
+                    }
+                    file = try SafeTensorsFile(path: shardPath)
+                    files[shardPath] = file
+                }
+                guard file.entries[name] != nil else {
+                    throw .missingTensor(name: name, path: shardPath)
+                }
+                location[name] = file
+            }
+        } else if manager.fileExists(atPath: directory.appendingPathComponent("pytorch_model.bin").path) {
+            throw .pytorchCheckpoint(path: directory.appendingPathComponent("pytorch_model.bin").path)
+        } else {
+            throw .missingFile(
+                path: single, hint: "A model folder needs model.safetensors or model.safetensors.index.json with its shards.")
+        }
+    }
+
+    private static func readIndex(_ path: String) throws(ModelError) -> [String: String] {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw .unreadableFile(path: path, reason: error.localizedDescription)
+        }
+        guard let weightMap = JSONValue.parse(data)?.objectValue?["weight_map"]?.objectValue,
+            weightMap.values.allSatisfy({ $0.stringValue != nil })
+        else {
+            throw .invalidSafetensors(path: path, reason: "index has no \"weight_map\" object of tensor name → shard file")
+        }
+        let map = weightMap.mapValues { $0.stringValue! }
+        return map
+    }
+
+    /// True when the checkpoint has a tensor with this name.
+    public func contains(_ name: String) -> Bool { location[name] != nil }
+
+    /// Reads a tensor as float32, checking its shape.
+    public func tensor(_ name: String, shape: [Int]) throws(ModelError) -> Tensor {
+        guard let file = location[name] else { throw .missingTensor(name: name, path: path) }
+        used.insert(name)
+        return try file.read(name, expectedShape: shape)
+    }
+
+    /// Marks a tensor as accounted for without reading it (e.g. a stored copy of a tied weight).
+    public func markUsed(_ name: String) { used.insert(name) }
+
+    /// Throws if the checkpoint holds tensors that nothing read.
+    public func checkAllUsed() throws(ModelError) {
+        let unused = Set(location.keys).subtracting(used).sorted()
+        if !unused.isEmpty { throw .unexpectedTensors(names: unused, path: path) }
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+
+/// Reads a file (or stdin for "-") line by line in blocks, so that input of any size streams through.
+final class LineReader {
+    struct InvalidUTF8: Error { let line: Int }
+
+    private let handle: FileHandle
+    private var buffer = Data()
+    private var atEnd = false
+    /// Lines returned so far.
+    private(set) var lineNumber = 0
+
+    init(path: String) throws {
+        handle = path == "-" ? FileHandle.standardInput : try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+    }
+
+    /// Up to `count` lines (without their line terminators); empty at the end of the input.
+    func nextLines(_ count: Int) throws -> [String] {
+        var lines: [String] = []
+        while lines.count < count {
+            if let newline = buffer.firstIndex(of: 0x0A) {
+                lines.append(try decode(buffer[buffer.startIndex..<newline]))
+                buffer.removeSubrange(buffer.startIndex...newline)
+                continue
+            }
+            if atEnd {
+                if !buffer.isEmpty {
+                    lines.append(try decode(buffer))
+                    buffer.removeAll()
+                }
+                break
+            }
+            let block = handle.readData(ofLength: 1 << 16)
+            if block.isEmpty { atEnd = true } else { buffer.append(block) }
+        }
+        return lines
+    }
+
+    private func decode(_ bytes: Data) throws -> String {
+        lineNumber += 1
+        var bytes = bytes
+        if bytes.last == 0x0D { bytes.removeLast() }
+        guard let line = String(validating: bytes, as: UTF8.self) else { throw InvalidUTF8(line: lineNumber) }
+        return line
+    }
+}
+
+/// Buffered output to a file or stdout.
+final class OutputSink {
+    private let handle: FileHandle
+    private var buffer = Data()
+
+    init(path: String?) throws {
+        if let path, path != "-" {
+            guard FileManager.default.createFile(atPath: path, contents: nil) else {
+                throw CocoaError(.fileWriteNoPermission)
+            }
+            handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        } else {
+            handle = FileHandle.standardOutput
+        }
+    }
+
+    func write(_ text: String) {
+        buffer.append(contentsOf: text.utf8)
+        if buffer.count > 1 << 16 { flush() }
+    }
+
+    func flush() {
+        if !buffer.isEmpty { handle.write(buffer) }
+        buffer.removeAll(keepingCapacity: true)
+    }
+}
