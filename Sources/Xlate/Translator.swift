@@ -1,5 +1,5 @@
 import Foundation
-import XlateCore
+@_exported import XlateCore
 @_exported import XlateDecode
 @_exported import XlateModel
 
@@ -49,6 +49,18 @@ public final class Translator: Sendable {
         defaultOptions = TranslationOptions(decoding: defaults)
     }
 
+    private func makeTranslation(source: String, tokens: TokenizedText, truncated: Int, nbest: [Hypothesis]) -> Translation {
+        let hypotheses = nbest.map { hypothesis in
+            TranslatedHypothesis(
+                text: tokenizer.decode(hypothesis.tokens), ids: hypothesis.tokens,
+                pieces: tokenizer.targetPieces(hypothesis.tokens), score: hypothesis.score,
+                tokenScores: hypothesis.tokenScores, crossAttention: hypothesis.crossAttention)
+        }
+        return Translation(
+            source: source, text: hypotheses.first?.text ?? "", sourceTokens: tokens.pieces, sourceIds: tokens.ids,
+            hypotheses: hypotheses, truncatedSourceTokens: truncated)
+    }
+
     /// Translates one text (one segment: no sentence splitting).
     public func translate(_ text: String, options: TranslationOptions? = nil) throws -> Translation {
         try translate([text], options: options)[0]
@@ -78,21 +90,23 @@ public final class Translator: Sendable {
         }
         // Longest first, so each batch holds sentences of similar length (little padding).
         inputs.sort { $0.source.ids.count > $1.source.ids.count }
-        for start in stride(from: 0, to: inputs.count, by: options.batchSize) {
-            let batch = inputs[start..<min(start + options.batchSize, inputs.count)]
-            let encoded = model.encode(batch.map(\.source.ids))
-            let hypotheses = strategy.search(model: model, encoded: encoded, options: options.decoding)
-            for (input, nbest) in zip(batch, hypotheses) {
-                let translated = nbest.map { hypothesis in
-                    TranslatedHypothesis(
-                        text: tokenizer.decode(hypothesis.tokens), ids: hypothesis.tokens,
-                        pieces: tokenizer.targetPieces(hypothesis.tokens), score: hypothesis.score,
-                        tokenScores: hypothesis.tokenScores, crossAttention: hypothesis.crossAttention)
-                }
-                results[input.index] = Translation(
-                    source: texts[input.index], text: translated.first?.text ?? "", sourceTokens: input.source.pieces,
-                    sourceIds: input.source.ids, hypotheses: translated, truncatedSourceTokens: input.truncated)
+        let batches = stride(from: 0, to: inputs.count, by: options.batchSize).map {
+            Array(inputs[$0..<min($0 + options.batchSize, inputs.count)])
+        }
+        let translated = ParallelResults<[Translation]>(count: batches.count)
+        // Batches run on `threads` workers, each with single-threaded BLAS (see `BLAS`).
+        DispatchQueue.concurrentPerform(iterations: min(options.threads, batches.count)) { _ in
+            while let b = translated.claim() {
+                let batch = batches[b]
+                let encoded = model.encode(batch.map(\.source.ids))
+                let hypotheses = strategy.search(model: model, encoded: encoded, options: options.decoding)
+                translated.store(zip(batch, hypotheses).map { input, nbest in
+                    makeTranslation(source: texts[input.index], tokens: input.source, truncated: input.truncated, nbest: nbest)
+                }, at: b)
             }
+        }
+        for (batch, translations) in zip(batches, translated.values) {
+            for (input, translation) in zip(batch, translations) { results[input.index] = translation }
         }
         return results.map { $0! }
     }
@@ -103,6 +117,8 @@ public struct TranslationOptions: Sendable, Equatable {
     public var decoding: DecodingOptions
     /// Sentences encoded and decoded together.
     public var batchSize: Int = 32
+    /// Batches translated at the same time, one per thread.
+    public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
     public init(decoding: DecodingOptions = DecodingOptions(), batchSize: Int = 32) {
         self.decoding = decoding
@@ -111,6 +127,7 @@ public struct TranslationOptions: Sendable, Equatable {
 
     public func validate(for model: any Seq2SeqModel) throws(DecodingError) {
         guard batchSize >= 1 else { throw .invalidOption("the batch size must be >= 1, got \(batchSize)") }
+        guard threads >= 1 else { throw .invalidOption("the number of threads must be >= 1, got \(threads)") }
         try decoding.validate(for: model)
     }
 }
@@ -157,4 +174,29 @@ extension Translator {
     public convenience init(source: String, target: String, resolver: ModelResolver = ModelResolver()) throws {
         try self.init(modelAt: try resolver.resolve(source: source, target: target))
     }
+}
+
+/// Work items handed out to concurrent workers, and their results in item order.
+final class ParallelResults<Value>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var next = 0
+    private var slots: [Value?]
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    /// The next unclaimed item, or nil when all are taken.
+    func claim() -> Int? {
+        lock.withLock {
+            guard next < slots.count else { return nil }
+            defer { next += 1 }
+            return next
+        }
+    }
+
+    func store(_ value: Value, at index: Int) {
+        lock.withLock { slots[index] = value }
+    }
+
+    /// All results; call after every worker has finished.
+    var values: [Value] { lock.withLock { slots.map { $0! } } }
 }

@@ -11,6 +11,10 @@ import Glibc
 /// choice, but only if it is set before the library loads — too late for a linked library, whose constructor runs
 /// before `main`. So xlate does not link OpenBLAS: the first BLAS call sets `OPENBLAS_CORETYPE` from the CPU's
 /// features (unless the user set it), then `dlopen`s the library. `BLAS.info` reports what happened.
+///
+/// OpenBLAS runs single-threaded (`OPENBLAS_NUM_THREADS=1` unless set): measured on 2 cores, its threads spin-wait
+/// on the engine's small GEMMs and beam search ran 2× slower with 2 threads than with 1. xlate parallelises over
+/// batches of sentences instead (`TranslationOptions.threads`).
 public enum BLAS {
     /// The kernel in use and how it was chosen.
     public struct Info: Sendable, CustomStringConvertible {
@@ -97,6 +101,9 @@ public enum BLAS {
             choice = "chosen by xlate from the CPU's \(coreType == "SkylakeX" ? "AVX-512" : "AVX2") support"
         } else {
             choice = "detected by OpenBLAS"
+        }
+        if ProcessInfo.processInfo.environment["OPENBLAS_NUM_THREADS"] == nil {
+            setenv("OPENBLAS_NUM_THREADS", "1", 1)
         }
         var handle: UnsafeMutableRawPointer?
         var errors: [String] = []

@@ -69,8 +69,9 @@ public enum Ops {
         for i in 0..<count { maximum = max(maximum, x[i]) }
         var sum: Float = 0
         for i in 0..<count { sum += expf(x[i] - maximum) }
-        let shift = maximum + logf(sum)
-        for i in 0..<count { x[i] -= shift }
+        // (x - max) - log Σ, in this order: folding max + log Σ first loses precision for large logits.
+        let logSum = logf(sum)
+        for i in 0..<count { x[i] = (x[i] - maximum) - logSum }
     }
 
     /// Applies `activation` to `count` elements in place.

@@ -7,6 +7,8 @@ final class LineReader {
     private let handle: FileHandle
     private var buffer = Data()
     private var atEnd = false
+    /// An invalid line met after some valid ones: reported by the next call, once those are handled.
+    private var pendingError: InvalidUTF8?
     /// Lines returned so far.
     private(set) var lineNumber = 0
 
@@ -14,9 +16,20 @@ final class LineReader {
         handle = path == "-" ? FileHandle.standardInput : try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
     }
 
-    /// Up to `count` lines (without their line terminators); empty at the end of the input.
+    /// Up to `count` lines (without their line terminators); empty at the end of the input. Throws
+    /// `InvalidUTF8` for a line that is not UTF-8, after returning the valid lines before it.
     func nextLines(_ count: Int) throws -> [String] {
+        if let pendingError { throw pendingError }
         var lines: [String] = []
+        do {
+            try read(count, into: &lines)
+        } catch let error as InvalidUTF8 where !lines.isEmpty {
+            pendingError = error
+        }
+        return lines
+    }
+
+    private func read(_ count: Int, into lines: inout [String]) throws {
         while lines.count < count {
             if let newline = buffer.firstIndex(of: 0x0A) {
                 lines.append(try decode(buffer[buffer.startIndex..<newline]))
@@ -33,7 +46,6 @@ final class LineReader {
             let block = handle.readData(ofLength: 1 << 16)
             if block.isEmpty { atEnd = true } else { buffer.append(block) }
         }
-        return lines
     }
 
     private func decode(_ bytes: Data) throws -> String {

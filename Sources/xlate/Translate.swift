@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import Xlate
-import XlateCore
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json, tsv
@@ -52,7 +51,7 @@ struct Translate: ParsableCommand {
     @Option(help: "Sentences translated together.")
     var batchSize: Int = 32
 
-    @Option(help: "Threads for matrix products. Default: all cores.")
+    @Option(help: "Batches translated in parallel, one per thread. Default: all cores.")
     var threads: Int?
 
     @Option(help: "Output format: text, json (one object per line) or tsv (source, translation[, score]).")
@@ -96,10 +95,9 @@ struct Translate: ParsableCommand {
             if case .missingFile(let path, _) = error, path.hasSuffix(model ?? "\u{0}") { throw ExitCode(Exit.modelNotFound) }
             throw ExitCode(Exit.badModel)
         }
-        try BLAS.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
-
         var options = translator.defaultOptions
         options.batchSize = batchSize
+        if let threads { options.threads = threads }
         if let beam { options.decoding.numBeams = beam }
         options.decoding.numReturnSequences = nbest
         if nbest > options.decoding.numBeams, beam == nil { options.decoding.numBeams = nbest }
@@ -127,6 +125,7 @@ struct Translate: ParsableCommand {
                 printError("cannot read \(path): \(error.localizedDescription)")
                 throw ExitCode(Exit.badInput)
             }
+            var linesDone = 0
             while true {
                 let chunk: [String]
                 do { chunk = try reader.nextLines(chunkSize) } catch let error as LineReader.InvalidUTF8 {
@@ -136,13 +135,14 @@ struct Translate: ParsableCommand {
                 }
                 if chunk.isEmpty { break }
                 let translations = try translator.translate(chunk, options: options)
-                for translation in translations {
+                for (offset, translation) in translations.enumerated() {
                     if translation.truncatedSourceTokens > 0, !quiet {
-                        printError("warning: line \(reader.lineNumber - chunk.count + 1 + translations.firstIndex(of: translation)!) is longer than the model's \(translator.model.maxSourceLength) tokens; its last \(translation.truncatedSourceTokens) tokens were not translated")
+                        printError("warning: line \(linesDone + offset + 1) is longer than the model's \(translator.model.maxSourceLength) tokens; its last \(translation.truncatedSourceTokens) tokens were not translated")
                     }
                     sink.write(render(translation))
                 }
                 sink.flush()
+                linesDone += chunk.count
             }
         }
     }

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import Xlate
-import XlateCore
 
 /// Exit statuses, documented in `--help` and the README.
 enum Exit {

@@ -1,0 +1,48 @@
+# xlate — build, run, test. `make help` lists the targets.
+SWIFT     ?= swift
+CONFIG    ?= release
+PREFIX    ?= /usr/local
+# Tests run optimised (parity tests translate real sentences) with internal symbols visible to @testable.
+SWIFT_TEST_FLAGS ?= -c release -Xswiftc -enable-testing
+PYTHON_VENV ?= $(HOME)/.cache/xlate/venv
+BIN = .build/$(CONFIG)/xlate
+
+.PHONY: help setup build run test fixtures bench install clean
+
+help:
+	@echo "make setup     install system packages (libopenblas-dev, libsentencepiece-dev)"
+	@echo "make build     build the xlate binary ($(BIN))"
+	@echo "make run       build, then translate a sample with the bundled en-de model"
+	@echo "make test      run all tests (no Python needed)"
+	@echo "make fixtures  regenerate Fixtures/ with transformers (makes a virtualenv in $(PYTHON_VENV))"
+	@echo "make install   install xlate and the bundled models under PREFIX ($(PREFIX))"
+
+# The system libraries the build links against; installed only when missing.
+setup:
+	@if ! dpkg -s libopenblas-dev libsentencepiece-dev >/dev/null 2>&1; then \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libopenblas-dev libsentencepiece-dev; \
+	fi
+
+build: setup
+	$(SWIFT) build -c $(CONFIG) --product xlate
+
+run: build
+	echo "The cat sat on the mat because it was tired." | $(BIN) --src en --tgt de
+
+test: setup
+	$(SWIFT) build $(SWIFT_TEST_FLAGS) --product xlate
+	$(SWIFT) test $(SWIFT_TEST_FLAGS)
+
+fixtures:
+	test -x $(PYTHON_VENV)/bin/python || python3 -m venv $(PYTHON_VENV)
+	$(PYTHON_VENV)/bin/pip install -q -r Fixtures/requirements.txt
+	$(PYTHON_VENV)/bin/python Fixtures/generate.py
+
+install: build
+	install -d $(PREFIX)/bin $(PREFIX)/share/xlate/models
+	install -m 755 $(BIN) $(PREFIX)/bin/xlate
+	cp -R Models/. $(PREFIX)/share/xlate/models/
+
+clean:
+	rm -rf .build

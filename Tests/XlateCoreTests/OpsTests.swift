@@ -1,0 +1,94 @@
+import Foundation
+import Testing
+@testable import XlateCore
+
+@Suite("Kernels against hand-computed values")
+struct OpsTests {
+    @Test func softmaxOfKnownRow() {
+        var x: [Float] = [1, 2, 3]
+        Ops.softmax(&x, count: 3)
+        // e^1, e^2, e^3 over their sum 30.1928…
+        let expected: [Float] = [0.09003057, 0.24472848, 0.66524094]
+        for (a, b) in zip(x, expected) { #expect(abs(a - b) < 1e-6) }
+    }
+
+    @Test func logSoftmaxIsStableForLargeValues() {
+        var x: [Float] = [1000, 1000]
+        Ops.logSoftmax(&x, count: 2)
+        #expect(abs(x[0] - -Float(log(2.0))) < 1e-6)
+        #expect(abs(x[1] - -Float(log(2.0))) < 1e-6)
+    }
+
+    @Test func layerNormMatchesFormula() {
+        var x: [Float] = [1, 2, 3, 4, 10, 10, 10, 10]
+        let weight: [Float] = [1, 2, 1, 1]
+        let bias: [Float] = [0, 0, 1, 0]
+        Ops.layerNorm(&x, rows: 2, columns: 4, weight: weight, bias: bias, eps: 1e-5)
+        // Row 1: mean 2.5, biased variance 1.25.
+        let s = 1 / Float((1.25 + 1e-5).squareRoot())
+        let expected: [Float] = [-1.5 * s, -0.5 * s * 2, 0.5 * s + 1, 1.5 * s]
+        for (a, b) in zip(x.prefix(4), expected) { #expect(abs(a - b) < 1e-5) }
+        // Row 2 is constant: only the bias remains.
+        #expect(Array(x.suffix(4)) == [0, 0, 1, 0])
+    }
+
+    @Test(arguments: [
+        (Activation.relu, Float(-2), Float(0)), (.relu, 3, 3),
+        (.silu, 1, 0.7310586), (.silu, -1, -0.26894143),
+        (.gelu, 1, 0.8413447), (.gelu, -1, -0.15865526),
+        (.geluTanh, 1, 0.8411920), (.geluTanh, -1, -0.158808),
+    ])
+    func activation(_ activation: Activation, input: Float, expected: Float) {
+        var x = [input]
+        Ops.activate(&x, count: 1, activation)
+        #expect(abs(x[0] - expected) < 1e-5)
+    }
+
+    @Test func activationNamesFromConfigs() {
+        #expect(Activation(configName: "swish") == .silu)
+        #expect(Activation(configName: "gelu_new") == .geluTanh)
+        #expect(Activation(configName: "mish") == nil)
+    }
+
+    @Test func linearMultipliesByTransposedWeightAndAddsBias() throws {
+        _ = try BLAS.info()
+        let x: [Float] = [1, 2, 3, 4, 5, 6]  // [2, 3]
+        let weight: [Float] = [1, 0, 0, 0, 1, 1]  // [2 out, 3 in]
+        let bias: [Float] = [10, 20]
+        var y = [Float](repeating: 0, count: 4)
+        Ops.linear(x, rows: 2, inFeatures: 3, weight: weight, bias: bias, outFeatures: 2, into: &y)
+        #expect(y == [11, 25, 14, 31])
+    }
+
+    @Test func halfPrecisionConversions() {
+        #expect(HalfPrecision.float(fromFloat16: 0x3C00) == 1)
+        #expect(HalfPrecision.float(fromFloat16: 0xC000) == -2)
+        #expect(HalfPrecision.float(fromFloat16: 0x3555) == Float(Float16(bitPattern: 0x3555)))
+        #expect(HalfPrecision.float(fromBFloat16: 0x3F80) == 1)
+        #expect(HalfPrecision.float(fromBFloat16: 0x4049) == 3.140625)
+    }
+}
+
+@Suite("OpenBLAS kernel choice")
+struct BLASTests {
+    @Test func recommendsAVX512KernelsWhenTheCPUHasThem() {
+        let flags = CPUFeatures(cpuinfo: "processor : 0\nflags\t\t: fpu sse3 avx2 fma avx512f avx512bw avx512vl avx512dq avx512cd\n")
+        #expect(flags.hasAVX512)
+        #expect(BLAS.recommendedCoreType(for: flags) == "SkylakeX")
+    }
+
+    @Test func recommendsAVX2KernelsWithoutAVX512() {
+        let flags = CPUFeatures(cpuinfo: "flags : sse3 avx avx2 fma\n")
+        #expect(BLAS.recommendedCoreType(for: flags) == "Haswell")
+        #expect(BLAS.recommendedCoreType(for: CPUFeatures(cpuinfo: "flags : sse3\n")) == nil)
+    }
+
+    @Test func reportsAKernelThatIsNotTheGenericFallback() throws {
+        let info = try BLAS.info()
+        #expect(!info.kernel.isEmpty)
+        if CPUFeatures.current.hasAVX2, ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil {
+            #expect(!info.isGeneric, "OpenBLAS runs the generic \(info.kernel) kernel on a CPU with AVX2")
+        }
+        #expect(BLAS.Info(kernel: "Prescott", config: "", choice: "").isGeneric)
+    }
+}
