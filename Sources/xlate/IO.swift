@@ -65,7 +65,10 @@ final class OutputSink {
     init(path: String?) throws {
         if let path, path != "-" {
             guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                throw CocoaError(.fileWriteNoPermission)
+                let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+                throw CocoaError(
+                    FileManager.default.fileExists(atPath: folder) ? .fileWriteNoPermission : .fileNoSuchFile,
+                    userInfo: [NSFilePathErrorKey: path])
             }
             handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         } else {

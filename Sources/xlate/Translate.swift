@@ -6,14 +6,27 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json, tsv
 }
 
+@main
 struct Translate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Translate lines (the default command).",
+        commandName: "xlate",
+        abstract: "Translate text with Transformer models (Marian / OPUS-MT), on the CPU.",
         discussion: """
-            Empty and whitespace-only lines give empty lines; the output has as many lines as the input \
-            (in text and tsv formats with --nbest 1). Defaults for beam size, length limit and length penalty come \
-            from the model's generation_config.json.
-            """)
+            Reads one segment per line from standard input (or -i FILE) and writes one translation per line; \
+            empty and whitespace-only lines give empty lines. With --nbest N, each input gives N lines. Beam size, \
+            length limit and length penalty default to the model's generation_config.json.
+
+            EXAMPLES
+              echo "The cat sat on the mat." | xlate --src en --tgt de
+              xlate --src de --tgt en -i news.de -o news.en --beam 4
+              xlate --model ~/models/opus-mt-en-fr --format json --scores < input.txt
+              xlate models                 # the models xlate can find, and where it looks
+
+            EXIT STATUS
+              0 success · 2 model not found · 3 bad model · 4 bad input · 64 usage error
+            """,
+        version: versionText(),
+        subcommands: [ListModels.self])
 
     @Option(name: .shortAndLong, help: ArgumentHelp("Model folder (Hugging Face layout).", valueName: "dir"))
     var model: String?
@@ -67,12 +80,6 @@ struct Translate: ParsableCommand {
         if model != nil, source != nil || target != nil {
             throw ValidationError("give either --model or --src/--tgt, not both")
         }
-        if model == nil, (source == nil) != (target == nil) {
-            throw ValidationError("--src and --tgt go together")
-        }
-        if model == nil, source == nil {
-            throw ValidationError("choose a model: --src LANG --tgt LANG, or --model DIR (see 'xlate models')")
-        }
         if let beam, beam < 1 { throw ValidationError("--beam must be >= 1, got \(beam)") }
         if nbest < 1 { throw ValidationError("--nbest must be >= 1, got \(nbest)") }
         if let threads, threads < 1 { throw ValidationError("--threads must be >= 1, got \(threads)") }
@@ -80,6 +87,13 @@ struct Translate: ParsableCommand {
     }
 
     func run() throws {
+        // Checked here, not in validate(): validate() also runs before subcommands such as `xlate models`.
+        if model == nil, (source == nil) != (target == nil) {
+            throw ValidationError("--src and --tgt go together")
+        }
+        if model == nil, source == nil {
+            throw ValidationError("choose a model: --src LANG --tgt LANG, or --model DIR (see 'xlate models')")
+        }
         let translator: Translator
         do {
             if let model {
@@ -148,8 +162,9 @@ struct Translate: ParsableCommand {
     }
 
     func render(_ translation: Translation) -> String {
+        // A blank input has no hypotheses; it still gives `nbest` (empty) outputs so that groups stay aligned.
         let hypotheses = translation.hypotheses.isEmpty
-            ? [TranslatedHypothesis(text: "", ids: [], pieces: [], score: nil, tokenScores: nil, crossAttention: nil)]
+            ? Array(repeating: TranslatedHypothesis(text: "", ids: [], pieces: [], score: nil, tokenScores: nil, crossAttention: nil), count: nbest)
             : translation.hypotheses
         func score(_ h: TranslatedHypothesis) -> String { h.score.map { String(format: "%.6f", $0) } ?? "" }
         switch format {

@@ -10,31 +10,10 @@ enum Exit {
     static let usage: Int32 = 64  // swift-argument-parser's status for usage errors (EX_USAGE)
 }
 
-@main
-struct XlateCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "xlate",
-        abstract: "Translate text with Transformer models (Marian / OPUS-MT), on the CPU.",
-        discussion: """
-            Reads one segment per line from standard input (or -i FILE) and writes one translation per line.
-
-            EXAMPLES
-              echo "The cat sat on the mat." | xlate --src en --tgt de
-              xlate --src de --tgt en -i news.de -o news.en --beam 4
-              xlate --model ~/models/opus-mt-en-fr --format json --scores < input.txt
-              xlate models                 # the models xlate can find
-
-            EXIT STATUS
-              0 success · 2 model not found · 3 bad model · 4 bad input · 64 usage error
-            """,
-        version: versionText(),
-        subcommands: [Translate.self, ListModels.self],
-        defaultSubcommand: Translate.self)
-
-    static func versionText() -> String {
-        let blas = (try? BLAS.info()).map { "\($0.description); \($0.config)" } ?? "not loaded"
-        return "xlate 0.1.0\nOpenBLAS kernel: \(blas)\nthreads: \(ProcessInfo.processInfo.activeProcessorCount)"
-    }
+/// `xlate --version` text: the version, the OpenBLAS kernel and how it was chosen, the default thread count.
+func versionText() -> String {
+    let blas = (try? BLAS.info()).map { "\($0.description); \($0.config)" } ?? "not loaded"
+    return "xlate 0.1.0\nOpenBLAS kernel: \(blas)\nthreads: \(ProcessInfo.processInfo.activeProcessorCount)"
 }
 
 /// Writes a message to standard error.

@@ -11,6 +11,7 @@ struct CLIResult {
 
     /// Output lines split on "\n" only (a Swift `Character` split would keep "\r\n" together).
     var lines: [String] {
+        if stdout.isEmpty { return [] }
         var pieces = stdout.split(separator: 0x0A, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
         if stdout.last == 0x0A { pieces.removeLast() }
         return pieces
@@ -75,8 +76,9 @@ enum CLI {
         defer { try? FileManager.default.removeItem(at: outputDirectory) }  // cleanup only; a leftover temp folder is harmless
         let stdoutURL = outputDirectory.appendingPathComponent("stdout")
         let stderrURL = outputDirectory.appendingPathComponent("stderr")
-        FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
-        FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
+        for url in [stdoutURL, stderrURL] where !FileManager.default.createFile(atPath: url.path, contents: nil) {
+            throw CLIError(description: "cannot create \(url.path)")
+        }
         let stdoutHandle = try FileHandle(forWritingTo: stdoutURL)
         let stderrHandle = try FileHandle(forWritingTo: stderrURL)
         process.standardOutput = stdoutHandle

@@ -76,6 +76,7 @@ extension CLITests {
                 #expect(result.stdout.isEmpty)
             }
         }
+    }
 
     @Suite struct ModelErrors {
         @Test func unknownPairListsAvailablePairs() throws {
@@ -191,10 +192,10 @@ extension CLITests {
         }
 
         @Test func translateHelpListsOptions() throws {
-            let result = try CLI.run(["translate", "--help"])
+            let result = try CLI.run(["--help"])
             #expect(result.status == 0)
             for option in ["--src", "--tgt", "--model", "--beam", "--nbest", "--format", "--max-length"] {
-                #expect(result.output.contains(option), "translate --help lacks \(option)")
+                #expect(result.output.contains(option), "--help lacks \(option)")
             }
         }
     }

@@ -82,6 +82,18 @@ extension CLITests {
             #expect(lines[3].contains("Morgen"))
         }
 
+        /// Readers of n-best output group it by counting N lines per input (there is no sentence index), so an empty
+        /// input line must give N lines too.
+        @Test(arguments: ["text", "tsv"])
+        func nbestGivesNLinesForEmptyInput(format: String) throws {
+            let result = try CLI.run(["--model", CLI.enDe, "--nbest", "2", "--format", format], input: "The cat sleeps.\n\nGood morning.\n")
+            #expect(result.status == 0, "stderr: \(result.stderr)")
+            let lines = result.lines
+            try #require(lines.count == 6, "expected 2 lines per input line, got: \(lines)")
+            #expect(lines[0].contains("Katze") && lines[1].contains("Katze"))
+            #expect(lines[4].contains("Morgen") && lines[5].contains("Morgen"))
+        }
+
         @Test func nbestAboveBeamIsUsageError() throws {
             let result = try CLI.run(["--model", CLI.enDe, "--nbest", "3", "--beam", "2"], input: "Hello.\n")
             #expect(result.status == 64)

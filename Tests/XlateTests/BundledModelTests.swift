@@ -67,7 +67,14 @@ struct BundledModelTests {
         // All sentences in batches: batching must not change any result.
         let translations = try translator.translate(reference.cases.map(\.source), options: options)
         var identical = 0
+        var compared = 0
         for (testCase, translation) in zip(reference.cases, translations) {
+            if testCase.source.allSatisfy(\.isWhitespace) {
+                // Deliberate departure: blank input gives blank output (transformers translates `</s>` alone).
+                #expect(translation.text.isEmpty)
+                continue
+            }
+            compared += 1
             let expected = beams == 1 ? testCase.greedy : testCase.beam4
             let hypothesis = try #require(translation.hypotheses.first)
             #expect(hypothesis.ids == expected.ids, "\(direction) beam \(beams): \(testCase.source)")
@@ -77,6 +84,7 @@ struct BundledModelTests {
             }
             if hypothesis.ids == expected.ids && translation.text == expected.text { identical += 1 }
         }
-        print("[parity] \(direction) beam \(beams): \(identical)/\(reference.cases.count) identical to transformers")
+        #expect(compared >= 50)
+        print("[parity] \(direction) beam \(beams): \(identical)/\(compared) identical to transformers")
     }
 }
