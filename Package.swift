@@ -19,11 +19,15 @@ let package = Package(
             linkerSettings: [.linkedLibrary("sentencepiece")]
         ),
 
+        /// Vectorised float kernels (softmax, dot, SiLU) compiled for AVX-512 / AVX2 / baseline, chosen at load time.
+        .target(name: "CKernels"),
+
         // MARK: Engine layers (one-way: Xlate → XlateDecode → XlateModel → XlateCore)
 
         /// Tensors, kernels, BLAS (OpenBLAS loaded at run time with the right kernel), half-float conversion.
         .target(
             name: "XlateCore",
+            dependencies: ["CKernels"],
             linkerSettings: [.linkedLibrary("dl")]
         ),
         /// Checkpoints, configs, tokenizers, layers and architectures.

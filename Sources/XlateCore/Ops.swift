@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// The element-wise and row-wise kernels of the engine. They work in place on raw rows so that callers can run
@@ -51,27 +52,26 @@ public enum Ops {
     /// Softmax of one row in place (max-subtracted, as PyTorch).
     @inline(__always)
     public static func softmax(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        var maximum = -Float.infinity
-        for i in 0..<count { maximum = max(maximum, x[i]) }
-        var sum: Float = 0
-        for i in 0..<count {
-            let e = expf(x[i] - maximum)
-            x[i] = e
-            sum += e
-        }
-        let inverse = 1 / sum
-        for i in 0..<count { x[i] *= inverse }
+        xk_softmax(x, Int32(count))
     }
 
-    /// Log-softmax of one row in place: `x - max - log(Σ exp(x - max))`, as PyTorch.
+    /// Log-softmax of one row in place: `(x - max) - log(Σ exp(x - max))`, in this order, as PyTorch (folding
+    /// `max + log Σ` first loses precision for large logits).
+    @inline(__always)
     public static func logSoftmax(_ x: UnsafeMutablePointer<Float>, count: Int) {
-        var maximum = -Float.infinity
-        for i in 0..<count { maximum = max(maximum, x[i]) }
-        var sum: Float = 0
-        for i in 0..<count { sum += expf(x[i] - maximum) }
-        // (x - max) - log Σ, in this order: folding max + log Σ first loses precision for large logits.
-        let logSum = logf(sum)
-        for i in 0..<count { x[i] = (x[i] - maximum) - logSum }
+        xk_log_softmax(x, Int32(count))
+    }
+
+    /// `Σ a[i]·b[i]`.
+    @inline(__always)
+    public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+        xk_dot(a, b, Int32(count))
+    }
+
+    /// `y[i] += alpha · x[i]`.
+    @inline(__always)
+    public static func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {
+        xk_axpy(alpha, x, y, Int32(count))
     }
 
     /// Applies `activation` to `count` elements in place.
@@ -80,7 +80,7 @@ public enum Ops {
         case .relu:
             for i in 0..<count { x[i] = max(x[i], 0) }
         case .silu:
-            for i in 0..<count { x[i] = x[i] / (1 + expf(-x[i])) }
+            xk_silu(x, Int32(count))
         case .gelu:
             for i in 0..<count { x[i] = 0.5 * x[i] * (1 + erff(x[i] * Float(0.5.squareRoot()))) }
         case .geluTanh:

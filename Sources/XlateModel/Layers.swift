@@ -89,17 +89,12 @@ func attendOne(
     count: Int, headDim: Int, scaling: Float, scores: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>
 ) {
     for j in 0..<count {
-        let key = keys + j * stride
-        var dot: Float = 0
-        for d in 0..<headDim { dot += query[d] * key[d] }
-        scores[j] = dot * scaling
+        scores[j] = Ops.dot(query, keys + j * stride, count: headDim) * scaling
     }
     Ops.softmax(scores, count: count)
-    for d in 0..<headDim { output[d] = 0 }
+    output.initialize(repeating: 0, count: headDim)
     for j in 0..<count {
-        let p = scores[j]
-        let value = values + j * stride
-        for d in 0..<headDim { output[d] += p * value[d] }
+        Ops.axpy(scores[j], values + j * stride, output, count: headDim)
     }
 }
 
