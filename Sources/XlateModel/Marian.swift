@@ -154,7 +154,7 @@ public final class MarianModel: Seq2SeqModel {
         embedScale = config.scaleEmbedding ? Float(Double(d).squareRoot()) : 1
         vocabulary = ModelVocabulary(
             decoderStartTokenId: config.decoderStartTokenId, eosTokenIds: config.eosTokenIds,
-            padTokenId: config.padTokenId, targetSize: decoderVocab, sourceSize: vocab,
+            padTokenId: config.padTokenId, targetSize: decoderVocab,
             forcedEOSTokenIds: config.forcedEOSTokenIds)
     }
 

@@ -229,9 +229,6 @@ public final class Checkpoint: @unchecked Sendable {
         return try file.read(name, expectedShape: shape)
     }
 
-    /// Marks a tensor as accounted for without reading it (e.g. a stored copy of a tied weight).
-    public func markUsed(_ name: String) { used.insert(name) }
-
     /// Throws if the checkpoint holds tensors that nothing read.
     public func checkAllUsed() throws(ModelError) {
         let unused = Set(location.keys).subtracting(used).sorted()

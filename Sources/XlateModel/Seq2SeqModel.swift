@@ -33,8 +33,6 @@ public struct ModelVocabulary: Sendable, Equatable {
     public var padTokenId: Int
     /// Size of the output distribution (decoder vocabulary).
     public var targetSize: Int
-    /// Size of the encoder vocabulary.
-    public var sourceSize: Int
     /// `forced_eos_token_id` from config.json.
     public var forcedEOSTokenIds: [Int]
 }

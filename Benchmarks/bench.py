@@ -1,0 +1,554 @@
+#!/usr/bin/env python3
+"""xlate vs CTranslate2 vs transformers: same model, same inputs, same settings.
+
+Run through `make bench` / `Benchmarks/run.sh`, which provides a virtualenv with the pins of
+Benchmarks/requirements.txt. Every engine and setting runs in its own subprocess, so its peak RSS
+(`wait4` rusage) and load time are its own. Prints a table; writes the raw numbers to
+Benchmarks/results/latest.json (and a timestamped copy).
+
+Throughput counts target tokens the same way for every engine: the pieces `target.spm` produces for
+the output text, plus one for `</s>`, summed over lines.
+
+    Benchmarks/run.sh                     # full run: 1,000 Tatoeba + 500 newstest2014 lines, beam 4 and 1
+    Benchmarks/run.sh --lines 100         # quick check (2/3 Tatoeba, 1/3 newstest)
+    Benchmarks/run.sh --engines xlate,transformers --beams 4 --repeat 3
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+ENGINES = ["xlate", "ct2-float32", "ct2-int8", "transformers"]
+REFERENCE = "transformers"
+
+
+# ----------------------------------------------------------------------------------------------
+# Environment check (used by run.sh to decide whether to pip install)
+# ----------------------------------------------------------------------------------------------
+
+def check_env() -> int:
+    """Exit 0 when every `name==version` pin of requirements.txt is installed (local labels such as
+    `+cpu` or `+cu132` are ignored), 1 otherwise."""
+    from importlib import metadata
+
+    ok = True
+    for line in (BENCH_DIR / "requirements.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        name, _, wanted = line.partition("==")
+        try:
+            have = metadata.version(name.strip())
+        except metadata.PackageNotFoundError:
+            print(f"bench: {name} missing", file=sys.stderr)
+            ok = False
+            continue
+        if wanted and have.split("+", 1)[0] != wanted.strip():
+            print(f"bench: {name} {have} installed, {wanted} pinned", file=sys.stderr)
+            ok = False
+    return 0 if ok else 1
+
+
+# ----------------------------------------------------------------------------------------------
+# Workers: one engine, one setting, one process
+# ----------------------------------------------------------------------------------------------
+
+def read_lines(path: str) -> list[str]:
+    with open(path, encoding="utf-8") as f:
+        return [line.rstrip("\n") for line in f]
+
+
+def write_lines(path: str, lines: list[str]) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        for line in lines:
+            f.write(line.replace("\n", " ") + "\n")
+
+
+def worker_ct2(a) -> dict:
+    t0 = time.perf_counter()
+    import ctranslate2
+    import sentencepiece as spm
+
+    t1 = time.perf_counter()
+    source_spm = spm.SentencePieceProcessor(model_file=os.path.join(a.model, "source.spm"))
+    target_spm = spm.SentencePieceProcessor(model_file=os.path.join(a.model, "target.spm"))
+    translator = ctranslate2.Translator(
+        a.ct2_dir, device="cpu", intra_threads=a.threads, inter_threads=1, compute_type=a.compute_type)
+    t2 = time.perf_counter()
+
+    lines = read_lines(a.input)
+    outputs = [""] * len(lines)
+    todo = [i for i, line in enumerate(lines) if line.strip()]  # blank lines give blank lines, as in xlate
+    batch = []
+    for i in todo:
+        pieces = source_spm.encode(lines[i], out_type=str)
+        # As the official OPUS-MT / MarianMT example (tokenizer.encode appends </s>); truncated to the
+        # model's max_position_embeddings keeping </s>, as transformers and xlate do.
+        pieces = pieces[: a.max_source_length - 1] + ["</s>"]
+        batch.append(pieces)
+    results = translator.translate_batch(
+        batch, beam_size=a.beam, max_batch_size=a.batch_size, max_decoding_length=a.max_length)
+    for i, result in zip(todo, results):
+        outputs[i] = target_spm.decode(result.hypotheses[0])
+    t3 = time.perf_counter()
+    write_lines(a.output, outputs)
+    return {"import_s": t1 - t0, "load_s": t2 - t1, "translate_s": t3 - t2, "lines": len(lines),
+            "ctranslate2": ctranslate2.__version__}
+
+
+def worker_transformers(a) -> dict:
+    t0 = time.perf_counter()
+    import torch
+    import transformers
+    from transformers import MarianMTModel, MarianTokenizer
+
+    torch.set_num_threads(a.threads)
+    t1 = time.perf_counter()
+    tokenizer = MarianTokenizer.from_pretrained(a.model)
+    model = MarianMTModel.from_pretrained(a.model, dtype=torch.float32).eval()
+    t2 = time.perf_counter()
+
+    lines = read_lines(a.input)
+    outputs = [""] * len(lines)
+    todo = [i for i, line in enumerate(lines) if line.strip()]
+    ids = tokenizer([lines[i] for i in todo], truncation=True, max_length=a.max_source_length)["input_ids"]
+    # Longest first, batches of similar length: what xlate and CTranslate2 (max_batch_size) do too.
+    order = sorted(range(len(todo)), key=lambda k: -len(ids[k]))
+    with torch.inference_mode():
+        for start in range(0, len(order), a.batch_size):
+            chunk = order[start:start + a.batch_size]
+            enc = tokenizer.pad({"input_ids": [ids[k] for k in chunk]}, return_tensors="pt")
+            generated = model.generate(
+                input_ids=enc["input_ids"], attention_mask=enc["attention_mask"],
+                num_beams=a.beam, max_length=a.max_length, do_sample=False)
+            for k, text in zip(chunk, tokenizer.batch_decode(generated, skip_special_tokens=True)):
+                outputs[todo[k]] = text
+    t3 = time.perf_counter()
+    write_lines(a.output, outputs)
+    return {"import_s": t1 - t0, "load_s": t2 - t1, "translate_s": t3 - t2, "lines": len(lines),
+            "torch": torch.__version__, "transformers": transformers.__version__,
+            "torch_threads": torch.get_num_threads()}
+
+
+def worker_main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="bench.py worker")
+    p.add_argument("--engine", choices=["ct2", "transformers"], required=True)
+    p.add_argument("--model", required=True)
+    p.add_argument("--ct2-dir")
+    p.add_argument("--compute-type", default="float32")
+    p.add_argument("--input", required=True)
+    p.add_argument("--output", required=True)
+    p.add_argument("--result", required=True)
+    p.add_argument("--beam", type=int, required=True)
+    p.add_argument("--batch-size", type=int, required=True)
+    p.add_argument("--threads", type=int, required=True)
+    p.add_argument("--max-length", type=int, required=True)
+    p.add_argument("--max-source-length", type=int, required=True)
+    a = p.parse_args(argv)
+    result = worker_ct2(a) if a.engine == "ct2" else worker_transformers(a)
+    Path(a.result).write_text(json.dumps(result))
+    return 0
+
+
+# ----------------------------------------------------------------------------------------------
+# Driver
+# ----------------------------------------------------------------------------------------------
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def child_env(threads: int) -> dict:
+    env = dict(os.environ)
+    env.pop("OPENBLAS_CORETYPE", None)  # xlate picks its OpenBLAS kernel itself
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        env[var] = str(threads)
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    env.setdefault("HF_HUB_OFFLINE", "1")
+    env.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
+    return env
+
+
+def run_child(cmd: list[str], env: dict, timeout: float | None = None) -> dict:
+    """Runs cmd; returns wall seconds, peak RSS (MiB, this child alone via wait4), exit code, stderr."""
+    with tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=err)
+        deadline = None if timeout is None else t0 + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG if deadline else 0)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                proc.kill()
+                pid, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.05)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        stderr = err.read().decode("utf-8", "replace")
+    return {"wall_s": wall, "peak_rss_mib": usage.ru_maxrss / 1024.0, "rc": proc.returncode,
+            "stderr": stderr[-4000:]}
+
+
+def newest_mtime(paths) -> float:
+    newest = 0.0
+    for root in paths:
+        root = Path(root)
+        if root.is_file():
+            newest = max(newest, root.stat().st_mtime)
+        elif root.is_dir():
+            for p in root.rglob("*"):
+                if p.is_file():
+                    newest = max(newest, p.stat().st_mtime)
+    return newest
+
+
+def ensure_xlate(a) -> dict:
+    binary = Path(a.xlate_bin)
+    info = {"binary": str(binary), "built": False, "stale": False}
+    if a.xlate_bin_given or a.skip_build:
+        if not binary.exists():
+            sys.exit(f"bench: {binary} does not exist")
+        return info
+    sources = [REPO / "Sources", REPO / "Package.swift", REPO / "Package.resolved"]
+    if binary.exists() and binary.stat().st_mtime >= newest_mtime(sources):
+        return info
+    log("building xlate: swift build -c release --product xlate (waits if another build holds the lock)")
+    build = subprocess.run(["swift", "build", "-c", "release", "--product", "xlate"], cwd=REPO)
+    if build.returncode == 0:
+        info["built"] = True
+    elif binary.exists():
+        log("WARNING: swift build failed; benchmarking the existing (stale) binary")
+        info["stale"] = True
+    else:
+        sys.exit("bench: swift build failed and there is no xlate binary")
+    return info
+
+
+def xlate_version(binary: str, env: dict) -> dict:
+    out = subprocess.run([binary, "--version"], env=env, capture_output=True, text=True).stdout
+    kernel = re.search(r"^OpenBLAS kernel:\s*(.*)$", out, re.M)
+    name = kernel.group(1).split()[0] if kernel else "?"
+    return {"text": out.strip(), "openblas_kernel": name,
+            "openblas_kernel_line": kernel.group(1).strip() if kernel else None}
+
+
+def ct2_model(a, quantization: str, env: dict) -> str:
+    """Converts the model once per quantization; cached under $XLATE_BENCH_CACHE keyed by the model files."""
+    import ctranslate2
+
+    model = Path(a.model)
+    key = hashlib.sha256()
+    key.update(ctranslate2.__version__.encode())
+    for name in sorted(os.listdir(model)):
+        st = (model / name).stat()
+        key.update(f"{name}:{st.st_size}:{int(st.st_mtime)}".encode())
+    out = Path(a.cache) / "ct2" / f"{model.name}-{key.hexdigest()[:12]}-{quantization}"
+    if (out / "model.bin").exists():
+        return str(out)
+    converter = shutil.which("ct2-transformers-converter", path=str(Path(sys.executable).parent)) \
+        or shutil.which("ct2-transformers-converter")
+    if not converter:
+        sys.exit("bench: ct2-transformers-converter not found (pip install ctranslate2)")
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    log(f"converting {model} for CTranslate2 ({quantization}) -> {out}")
+    t0 = time.perf_counter()
+    r = subprocess.run([converter, "--model", str(model), "--output_dir", str(tmp), "--quantization", quantization,
+                        "--force"], env=env, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"bench: ct2-transformers-converter failed:\n{r.stderr[-3000:]}")
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    log(f"converted in {time.perf_counter() - t0:.1f}s")
+    return str(out)
+
+
+def prepare_input(a, work: Path) -> tuple[Path, dict]:
+    sets = []
+    if a.lines:
+        n_tatoeba = round(a.lines * a.tatoeba / (a.tatoeba + a.news))
+        counts = [(a.tatoeba_file, n_tatoeba), (a.news_file, a.lines - n_tatoeba)]
+    else:
+        counts = [(a.tatoeba_file, a.tatoeba), (a.news_file, a.news)]
+    lines = []
+    for path, n in counts:
+        got = read_lines(path)[:n]
+        lines += got
+        sets.append({"file": str(path), "lines": len(got)})
+    path = work / "input.en"
+    write_lines(str(path), lines)
+    return path, {"sets": sets, "lines": len(lines)}
+
+
+def count_tokens(target_spm, lines: list[str]) -> int:
+    return sum(len(target_spm.encode(line, out_type=str)) + 1 for line in lines)
+
+
+def run_engine(a, engine: str, beam: int, inp: Path, work: Path, env: dict, ct2_dirs: dict) -> dict:
+    """Runs one engine at one beam size `a.repeat` times; keeps the fastest run's numbers and all times."""
+    out = work / f"{engine}-beam{beam}.de"
+    runs = []
+    for r in range(a.repeat):
+        if engine == "xlate":
+            cmd = [a.xlate_bin, "--model", a.model, "-i", str(inp), "-o", str(out), "--beam", str(beam),
+                   "--batch-size", str(a.batch_size), "--threads", str(a.threads), "--max-length", str(a.max_length)]
+            child = run_child(cmd, env, a.timeout)
+            run = {"process_s": child["wall_s"], "peak_rss_mib": child["peak_rss_mib"], "rc": child["rc"]}
+        else:
+            result = work / f"{engine}-beam{beam}.json"
+            result.unlink(missing_ok=True)
+            cmd = [sys.executable, str(Path(__file__).resolve()), "worker", "--model", a.model, "--input", str(inp),
+                   "--output", str(out), "--result", str(result), "--beam", str(beam),
+                   "--batch-size", str(a.batch_size), "--threads", str(a.threads), "--max-length", str(a.max_length),
+                   "--max-source-length", str(a.max_source_length)]
+            if engine.startswith("ct2-"):
+                cmd += ["--engine", "ct2", "--ct2-dir", ct2_dirs[engine], "--compute-type", engine[4:]]
+            else:
+                cmd += ["--engine", "transformers"]
+            child = run_child(cmd, env, a.timeout)
+            run = {"process_s": child["wall_s"], "peak_rss_mib": child["peak_rss_mib"], "rc": child["rc"]}
+            if child["rc"] == 0 and result.exists():
+                run.update(json.loads(result.read_text()))
+        if child["rc"] != 0:
+            log(f"{engine} beam {beam} FAILED (exit {child['rc']}):\n{child['stderr']}")
+            return {"engine": engine, "beam": beam, "error": f"exit {child['rc']}", "stderr": child["stderr"]}
+        if engine == "xlate":
+            # xlate cannot time itself: translation = process wall - (load: the same command on an empty input).
+            run["load_s"] = a.xlate_load["wall_s"]
+            run["translate_s"] = max(run["process_s"] - a.xlate_load["wall_s"], 1e-9)
+        runs.append(run)
+        log(f"{engine:13s} beam {beam}: translate {run['translate_s']:.2f}s, load {run['load_s']:.2f}s, "
+            f"peak RSS {run['peak_rss_mib']:.0f} MiB")
+    best = min(runs, key=lambda r: r["translate_s"])
+    outputs = read_lines(str(out))
+    return {"engine": engine, "beam": beam, "output_file": str(out), **best,
+            "translate_s_all": [r["translate_s"] for r in runs], "outputs": outputs}
+
+
+def compare(rows: dict, sources: list[str], engine: str, beam: int, examples: int) -> dict | None:
+    mine, ref = rows.get((engine, beam)), rows.get((REFERENCE, beam))
+    if not mine or not ref or "outputs" not in mine or "outputs" not in ref:
+        return None
+    a, b = mine["outputs"], ref["outputs"]
+    if len(a) != len(b):
+        return {"identical": 0, "total": len(b), "error": f"{len(a)} lines vs {len(b)}"}
+    diffs = [i for i in range(len(b)) if a[i] != b[i]]
+    return {"identical": len(b) - len(diffs), "total": len(b),
+            "examples": [{"line": i + 1, "source": sources[i], engine: a[i], REFERENCE: b[i]}
+                         for i in diffs[:examples]]}
+
+
+def fmt(x, spec):
+    return "-" if x is None else format(x, spec)
+
+
+def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "worker":
+        return worker_main(sys.argv[2:])
+    if len(sys.argv) > 1 and sys.argv[1] == "--check-env":
+        return check_env()
+
+    shared = Path(os.environ.get("XLATE_SHARED", REPO.parent / "shared"))
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default=str(REPO / "Models" / "xlate-en-de"))
+    p.add_argument("--tatoeba-file", default=str(shared / "eval" / "tatoeba-test.en"))
+    p.add_argument("--news-file", default=str(shared / "eval" / "newstest2014.en"))
+    p.add_argument("--tatoeba", type=int, default=1000, help="first N lines of the Tatoeba file (default 1000)")
+    p.add_argument("--news", type=int, default=500, help="first N lines of the newstest file (default 500)")
+    p.add_argument("--lines", type=int, help="use N lines in all, split between the two files in the same ratio")
+    p.add_argument("--engines", default=",".join(ENGINES), help=f"comma-separated subset of {','.join(ENGINES)}")
+    p.add_argument("--beams", default="4,1", help="comma-separated beam sizes (1 = greedy); default 4,1")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--max-length", type=int, default=256)
+    p.add_argument("--repeat", type=int, default=1, help="runs per engine and setting; the fastest counts")
+    p.add_argument("--examples", type=int, default=5, help="differing lines shown per comparison")
+    p.add_argument("--timeout", type=float, default=1800, help="seconds allowed per engine run")
+    p.add_argument("--xlate-bin", help="xlate binary (default .build/release/xlate, rebuilt when stale)")
+    p.add_argument("--skip-build", action="store_true", help="never run swift build")
+    p.add_argument("--cache", default=os.environ.get("XLATE_BENCH_CACHE",
+                                                     str(Path.home() / ".cache" / "xlate" / "bench")),
+                   help="where converted CTranslate2 models are kept")
+    p.add_argument("--results", default=str(BENCH_DIR / "results"))
+    a = p.parse_args()
+    a.xlate_bin_given = a.xlate_bin is not None
+    a.xlate_bin = str(Path(a.xlate_bin or REPO / ".build" / "release" / "xlate").resolve())
+    a.model = str(Path(a.model).resolve())
+    engines = [e.strip() for e in a.engines.split(",") if e.strip()]
+    unknown = set(engines) - set(ENGINES)
+    if unknown:
+        p.error(f"unknown engine(s): {', '.join(sorted(unknown))}")
+    beams = [int(b) for b in a.beams.split(",")]
+    config = json.loads((Path(a.model) / "config.json").read_text())
+    a.max_source_length = int(config.get("max_position_embeddings", 512))
+
+    import sentencepiece as spm
+
+    results_dir = Path(a.results)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    work = results_dir / "work"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    env = child_env(a.threads)
+    inp, input_info = prepare_input(a, work)
+    sources = read_lines(str(inp))
+    log(f"{len(sources)} input lines; engines {', '.join(engines)}; beams {beams}; batch {a.batch_size}; "
+        f"{a.threads} threads; max length {a.max_length}")
+
+    meta = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "host": platform.node(),
+            "cpu": cpu_name(), "cores": os.cpu_count(), "loadavg_before": os.getloadavg(),
+            "git": git_state(), "model": a.model, "input": input_info,
+            "settings": {"beams": beams, "batch_size": a.batch_size, "threads": a.threads,
+                         "max_length": a.max_length, "repeat": a.repeat},
+            "python": sys.version.split()[0]}
+
+    if "xlate" in engines:
+        meta["xlate_build"] = ensure_xlate(a)
+        meta["xlate_version"] = xlate_version(a.xlate_bin, env)
+        log(f"xlate: {meta['xlate_version']['openblas_kernel_line']}")
+        empty = work / "empty.en"
+        empty.write_text("")
+        loads = [run_child([a.xlate_bin, "--model", a.model, "-i", str(empty), "-o", str(work / "empty.de"),
+                            "--beam", "4", "--threads", str(a.threads)], env, a.timeout) for _ in range(3)]
+        if any(l["rc"] != 0 for l in loads):
+            sys.exit(f"bench: xlate failed on an empty input:\n{loads[0]['stderr']}")
+        a.xlate_load = {"wall_s": statistics.median(l["wall_s"] for l in loads),
+                        "walls_s": [l["wall_s"] for l in loads],
+                        "peak_rss_mib": max(l["peak_rss_mib"] for l in loads)}
+        meta["xlate_load"] = a.xlate_load
+        log(f"xlate load (empty input): {a.xlate_load['wall_s']:.2f}s, {a.xlate_load['peak_rss_mib']:.0f} MiB")
+
+    ct2_dirs = {}
+    for engine in engines:
+        if engine.startswith("ct2-"):
+            ct2_dirs[engine] = ct2_model(a, engine[4:], env)
+    if ct2_dirs:
+        meta["ct2_backend"] = ct2_backend(next(iter(ct2_dirs.values())), env, a.threads)
+
+    target_spm = spm.SentencePieceProcessor(model_file=str(Path(a.model) / "target.spm"))
+    rows = {}
+    for beam in beams:
+        for engine in engines:
+            row = run_engine(a, engine, beam, inp, work, env, ct2_dirs)
+            if "outputs" in row:
+                row["target_tokens"] = count_tokens(target_spm, row["outputs"])
+                row["sentences"] = len(row["outputs"])
+                row["tokens_per_s"] = row["target_tokens"] / row["translate_s"]
+                row["sentences_per_s"] = row["sentences"] / row["translate_s"]
+            rows[(engine, beam)] = row
+    meta["loadavg_after"] = os.getloadavg()
+
+    comparisons = {}
+    for (engine, beam) in rows:
+        if engine != REFERENCE:
+            c = compare(rows, sources, engine, beam, a.examples)
+            if c:
+                comparisons[f"{engine}/beam{beam}"] = c
+
+    print_report(meta, rows, comparisons, engines, beams)
+
+    report = {**meta, "results": [{k: v for k, v in row.items() if k != "outputs"} for row in rows.values()],
+              "identical_to_transformers": comparisons}
+    text = json.dumps(report, indent=2, ensure_ascii=False)
+    (results_dir / "latest.json").write_text(text + "\n")
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    (results_dir / f"bench-{stamp}.json").write_text(text + "\n")
+    print(f"\nraw numbers: {results_dir / 'latest.json'}; outputs: {work}/")
+    return 1 if any("error" in row for row in rows.values()) else 0
+
+
+def print_report(meta, rows, comparisons, engines, beams) -> None:
+    print()
+    kernel = meta.get("xlate_version", {}).get("openblas_kernel_line")
+    print(f"CPU: {meta['cpu']} ({meta['cores']} cores), load average before {meta['loadavg_before'][0]:.2f}, "
+          f"after {meta['loadavg_after'][0]:.2f}")
+    if kernel:
+        print(f"xlate OpenBLAS kernel: {kernel}")
+    if "ct2_backend" in meta:
+        print(f"CTranslate2: {meta['ct2_backend']}")
+    s = meta["settings"]
+    print(f"input: {meta['input']['lines']} lines ({', '.join(Path(x['file']).name + ':' + str(x['lines']) for x in meta['input']['sets'])}); "
+          f"batch {s['batch_size']}, {s['threads']} threads, max length {s['max_length']}, best of {s['repeat']}")
+    print()
+    header = (f"{'engine':<13} {'beam':>4} {'tgt tok/s':>10} {'sent/s':>8} {'translate s':>11} {'load s':>7} "
+              f"{'peak RSS MiB':>12} {'tokens':>7} {'= transformers':>15}")
+    print(header)
+    print("-" * len(header))
+    for beam in beams:
+        for engine in engines:
+            row = rows.get((engine, beam), {})
+            if "error" in row:
+                print(f"{engine:<13} {beam:>4}  FAILED: {row['error']}")
+                continue
+            c = comparisons.get(f"{engine}/beam{beam}")
+            same = f"{c['identical']}/{c['total']}" if c else ("(reference)" if engine == REFERENCE else "-")
+            load = row.get("load_s")
+            print(f"{engine:<13} {beam:>4} {fmt(row.get('tokens_per_s'), '10.1f')} {fmt(row.get('sentences_per_s'), '8.2f')} "
+                  f"{fmt(row.get('translate_s'), '11.2f')} {fmt(load, '7.2f')} {fmt(row.get('peak_rss_mib'), '12.0f')} "
+                  f"{fmt(row.get('target_tokens'), '7d')} {same:>15}")
+    print()
+    print("translate s: translation only (tokenising, batching, decoding, detokenising; no model load). For xlate, "
+          "which cannot time itself, it is\nthe process wall time minus the median wall time of the same command "
+          "on an empty input (its 'load s': process start + model load).\nFor the Python engines 'load s' is the "
+          "model + tokenizer load, without the Python/torch import. Peak RSS is the whole process.")
+    for key, c in comparisons.items():
+        engine = key.split("/")[0]
+        if not c.get("examples"):
+            continue
+        print(f"\n{key}: {c['identical']}/{c['total']} lines identical to transformers; first differences:")
+        for ex in c["examples"]:
+            print(f"  line {ex['line']}: {ex['source']}")
+            print(f"    {engine:<13} {ex[engine]}")
+            print(f"    {REFERENCE:<13} {ex[REFERENCE]}")
+
+
+def cpu_name() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "?"
+
+
+def git_state() -> dict:
+    def git(*args):
+        r = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True)
+        return r.stdout.strip() if r.returncode == 0 else None
+    return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+
+
+def ct2_backend(model_dir: str, env: dict, threads: int) -> str:
+    """The ISA and GEMM backends CTranslate2 selects on this CPU (from its verbose log)."""
+    code = ("import ctranslate2; ctranslate2.Translator(%r, device='cpu', intra_threads=%d, inter_threads=1)"
+            % (model_dir, threads))
+    r = subprocess.run([sys.executable, "-c", code], env={**env, "CT2_VERBOSE": "1"}, capture_output=True, text=True)
+    picked = []
+    for key in ("Selected ISA", "Use Intel MKL", "SGEMM backend", "GEMM_S8 backend"):
+        m = re.search(re.escape(key) + r":\s*(.*)", r.stderr)
+        if m:
+            picked.append(f"{key} {m.group(1).strip()}")
+    return "; ".join(picked) or "?"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
