@@ -29,7 +29,7 @@ public final class Translator: Sendable {
     /// Loads a model folder: `config.json`, safetensors weights, tokenizer files, `generation_config.json`.
     /// Every tensor is checked against the config before use.
     public init(modelAt directory: URL) throws {
-        _ = try BLAS.info()
+        if GEMMPath.current == .openBLAS { _ = try BLAS.info() }
         self.directory = directory
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {

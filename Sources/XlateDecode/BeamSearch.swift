@@ -64,13 +64,18 @@ public struct BeamSearch: SearchStrategy {
 
         while !active.isEmpty {
             let tokens = active.flatMap { s in sentences[s].running.map { $0.tokens.last! } }
-            let output = model.decodeStep(tokens, state: &state, crossAttention: options.crossAttention)
-            var logits = output.logits
-            let vocabularySize = logits.columns
+            model.decodeStep(tokens, state: &state, crossAttention: options.crossAttention)
+            let vocabularySize = state.vocabularySize
+            // Attention rows of this step, taken before the logits are borrowed mutably.
+            let attention: [[Float]?] = wantAttention
+                ? active.enumerated().flatMap { position, s in
+                    (0..<numBeams).map { b in attentionRow(state, row: position * numBeams + b, length: encoded.lengths[s]) }
+                }
+                : []
             var rows: [Int] = []
             var stillActive: [Int] = []
 
-            logits.data.withUnsafeMutableBufferPointer { all in
+            state.logits.withUnsafeMutableBufferPointer { all in
                 for (position, s) in active.enumerated() {
                     let firstRow = position * numBeams
                     let curLength = sentences[s].running[0].tokens.count
@@ -96,7 +101,7 @@ public struct BeamSearch: SearchStrategy {
                         beam.tokens.append(c.token)
                         beam.tokenScores.append(c.tokenScore)
                         beam.score = score
-                        if wantAttention, let row = attentionRow(output, row: firstRow + c.beam, length: encoded.lengths[s]) {
+                        if wantAttention, let row = attention[firstRow + c.beam] {
                             beam.attention!.append(row)
                         }
                         return beam

@@ -13,11 +13,11 @@ public func searchStrategy(for options: DecodingOptions) -> any SearchStrategy {
     options.numBeams == 1 ? GreedySearch() : BeamSearch()
 }
 
-/// Copies row `row` of the step's cross-attention, cut to the sentence's source length.
-func attentionRow(_ output: StepOutput, row: Int, length: Int) -> [Float]? {
-    guard let attention = output.crossAttention else { return nil }
-    let start = row * attention.columns
-    return Array(attention.data[start..<(start + length)])
+/// Copies row `row` of the last step's cross-attention, cut to the sentence's source length.
+func attentionRow(_ state: borrowing DecoderState, row: Int, length: Int) -> [Float]? {
+    guard let attention = state.crossAttention else { return nil }
+    let start = row * state.maxSourceLength
+    return Array(attention[start..<(start + length)])
 }
 
 /// Greedy search (transformers' `_sample` without sampling): the highest-scoring token at each step.
@@ -41,11 +41,15 @@ public struct GreedySearch: SearchStrategy {
         var state = model.makeDecoderState(for: encoded, rowSentences: active)
 
         while !active.isEmpty {
-            let output = model.decodeStep(active.map { sequences[$0].last! }, state: &state, crossAttention: options.crossAttention)
-            var logits = output.logits
-            let columns = logits.columns
+            model.decodeStep(active.map { sequences[$0].last! }, state: &state, crossAttention: options.crossAttention)
+            let columns = state.vocabularySize
             var keep: [Int] = []
-            logits.data.withUnsafeMutableBufferPointer { all in
+            for (row, sentence) in active.enumerated() {
+                if let attention = attentionRow(state, row: row, length: encoded.lengths[sentence]) {
+                    results[sentence].crossAttention!.append(attention)
+                }
+            }
+            state.logits.withUnsafeMutableBufferPointer { all in
                 for (row, sentence) in active.enumerated() {
                     let scores = UnsafeMutableBufferPointer(rebasing: all[(row * columns)..<((row + 1) * columns)])
                     processors.apply(scores, sequence: sequences[sentence])
@@ -54,9 +58,6 @@ public struct GreedySearch: SearchStrategy {
                     if wantScores {
                         Ops.logSoftmax(scores.baseAddress!, count: scores.count)
                         results[sentence].tokenScores!.append(scores[best])
-                    }
-                    if let row = attentionRow(output, row: row, length: encoded.lengths[sentence]) {
-                        results[sentence].crossAttention!.append(row)
                     }
                     sequences[sentence].append(best)
                     results[sentence].tokens.append(best)

@@ -2,87 +2,61 @@ import XlateCore
 
 /// `nn.Linear`: `y = x · Wᵀ + b`.
 public struct Linear: Sendable {
-    public let weight: [Float]  // [outFeatures, inFeatures]
-    public let bias: [Float]?  // [outFeatures]
-    public let inFeatures: Int
-    public let outFeatures: Int
+    public let weight: WeightMatrix  // [outFeatures, inFeatures]
+    public let bias: FloatBuffer?  // [outFeatures]
+    public var inFeatures: Int { weight.inFeatures }
+    public var outFeatures: Int { weight.outFeatures }
 
-    init(weight: [Float], bias: [Float]?, inFeatures: Int, outFeatures: Int) {
-        precondition(weight.count == inFeatures * outFeatures && (bias?.count ?? outFeatures) == outFeatures)
-        self.weight = weight
-        self.bias = bias
-        self.inFeatures = inFeatures
-        self.outFeatures = outFeatures
-    }
-
-    /// Reads `<prefix>.weight` `[out, in]` and, if `hasBias`, `<prefix>.bias` `[out]`.
-    init(_ checkpoint: Checkpoint, _ prefix: String, in inFeatures: Int, out outFeatures: Int, hasBias: Bool = true) throws(ModelError) {
-        self.init(
-            weight: try checkpoint.tensor("\(prefix).weight", shape: [outFeatures, inFeatures]).data,
-            bias: hasBias ? try checkpoint.tensor("\(prefix).bias", shape: [outFeatures]).data : nil,
-            inFeatures: inFeatures, outFeatures: outFeatures)
-    }
-
-    /// One projection computing several (`q`, `k`, `v`) in a single GEMM: outputs are concatenated per row.
-    static func fused(_ parts: [Linear]) -> Linear {
-        let inFeatures = parts[0].inFeatures
-        precondition(parts.allSatisfy { $0.inFeatures == inFeatures && ($0.bias == nil) == (parts[0].bias == nil) })
-        return Linear(
-            weight: parts.flatMap(\.weight),
-            bias: parts[0].bias == nil ? nil : parts.flatMap { $0.bias! },
-            inFeatures: inFeatures, outFeatures: parts.reduce(0) { $0 + $1.outFeatures })
-    }
-
-    /// `x [rows, in]` → `[rows, out]`.
-    func callAsFunction(_ x: [Float], rows: Int) -> [Float] {
-        var y = [Float](repeating: 0, count: rows * outFeatures)
-        guard rows > 0 else { return y }
-        x.withUnsafeBufferPointer { x in
-            weight.withUnsafeBufferPointer { w in
-                y.withUnsafeMutableBufferPointer { y in
-                    if let bias {
-                        bias.withUnsafeBufferPointer { b in
-                            Ops.linear(x.baseAddress!, rows: rows, inFeatures: inFeatures, weight: w.baseAddress!, bias: b.baseAddress!, outFeatures: outFeatures, into: y.baseAddress!)
-                        }
-                    } else {
-                        Ops.linear(x.baseAddress!, rows: rows, inFeatures: inFeatures, weight: w.baseAddress!, bias: nil, outFeatures: outFeatures, into: y.baseAddress!)
-                    }
-                }
-            }
+    init(weight: [Float], bias: [Float]?, inFeatures: Int, outFeatures: Int) throws(ModelError) {
+        precondition((bias?.count ?? outFeatures) == outFeatures)
+        do {
+            self.weight = try WeightMatrix(weight, outFeatures: outFeatures, inFeatures: inFeatures)
+        } catch {
+            throw .unreadableFile(path: "libopenblas.so.0", reason: error.localizedDescription)
         }
-        return y
+        self.bias = bias.map(FloatBuffer.init)
+    }
+
+    /// Reads `<prefix>.weight` `[out, in]` and `<prefix>.bias` `[out]` of each prefix and stacks them into one
+    /// projection (q, k and v in a single GEMM: outputs concatenated per row).
+    init(_ checkpoint: Checkpoint, _ prefixes: [String], in inFeatures: Int, out outFeatures: Int) throws(ModelError) {
+        var weight: [Float] = []
+        var bias: [Float] = []
+        for prefix in prefixes {
+            weight += try checkpoint.tensor("\(prefix).weight", shape: [outFeatures, inFeatures]).data
+            bias += try checkpoint.tensor("\(prefix).bias", shape: [outFeatures]).data
+        }
+        try self.init(weight: weight, bias: bias, inFeatures: inFeatures, outFeatures: outFeatures * prefixes.count)
+    }
+
+    /// `y [rows, out] = x [rows, in] · Wᵀ + b`.
+    func apply(_ x: UnsafePointer<Float>, rows: Int, into y: UnsafeMutablePointer<Float>) {
+        weight.multiply(x, rows: rows, bias: bias?.pointer, into: y)
     }
 }
 
 /// `nn.LayerNorm` over the last dimension.
 public struct LayerNorm: Sendable {
-    public let weight: [Float]  // [dim]
-    public let bias: [Float]  // [dim]
+    public let weight: FloatBuffer  // [dim]
+    public let bias: FloatBuffer  // [dim]
     public let eps: Float
 
     init(_ checkpoint: Checkpoint, _ prefix: String, dim: Int, eps: Float = 1e-5) throws(ModelError) {
-        weight = try checkpoint.tensor("\(prefix).weight", shape: [dim]).data
-        bias = try checkpoint.tensor("\(prefix).bias", shape: [dim]).data
+        weight = FloatBuffer(try checkpoint.tensor("\(prefix).weight", shape: [dim]).data)
+        bias = FloatBuffer(try checkpoint.tensor("\(prefix).bias", shape: [dim]).data)
         self.eps = eps
     }
 
     /// Normalises `x [rows, dim]` in place.
-    func callAsFunction(_ x: inout [Float]) {
-        let dim = weight.count
-        x.withUnsafeMutableBufferPointer { x in
-            weight.withUnsafeBufferPointer { w in
-                bias.withUnsafeBufferPointer { b in
-                    Ops.layerNorm(x.baseAddress!, rows: x.count / dim, columns: dim, weight: w.baseAddress!, bias: b.baseAddress!, eps: eps)
-                }
-            }
-        }
+    func apply(_ x: UnsafeMutablePointer<Float>, rows: Int) {
+        Ops.layerNorm(x, rows: rows, columns: weight.count, weight: weight.pointer, bias: bias.pointer, eps: eps)
     }
 }
 
 /// Scaled dot-product attention of one query over `count` keys for one head.
 ///
 /// `keys`/`values` point at the head's slice of the first key/value row; consecutive rows are `stride` floats
-/// apart. Writes the head's output (`headDim` floats) to `output` and, when given, the probabilities to `probabilities`.
+/// apart. Leaves the probabilities in `scores` and writes the head's output (`headDim` floats) to `output`.
 @inline(__always)
 func attendOne(
     query: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>, stride: Int,
@@ -113,19 +87,16 @@ struct AttentionWeights: Sendable {
         self.heads = heads
         headDim = dim / heads
         scaling = 1 / Float(headDim).squareRoot()
-        let q = try Linear(checkpoint, "\(prefix).q_proj", in: dim, out: dim)
-        let k = try Linear(checkpoint, "\(prefix).k_proj", in: dim, out: dim)
-        let v = try Linear(checkpoint, "\(prefix).v_proj", in: dim, out: dim)
         if isCross {
             qkvProj = nil
-            qProj = q
-            kvProj = Linear.fused([k, v])
+            qProj = try Linear(checkpoint, ["\(prefix).q_proj"], in: dim, out: dim)
+            kvProj = try Linear(checkpoint, ["\(prefix).k_proj", "\(prefix).v_proj"], in: dim, out: dim)
         } else {
-            qkvProj = Linear.fused([q, k, v])
+            qkvProj = try Linear(checkpoint, ["\(prefix).q_proj", "\(prefix).k_proj", "\(prefix).v_proj"], in: dim, out: dim)
             qProj = nil
             kvProj = nil
         }
-        outProj = try Linear(checkpoint, "\(prefix).out_proj", in: dim, out: dim)
+        outProj = try Linear(checkpoint, ["\(prefix).out_proj"], in: dim, out: dim)
     }
 }
 
@@ -136,23 +107,15 @@ struct FeedForward: Sendable {
     let activation: Activation
 
     init(_ checkpoint: Checkpoint, _ prefix: String, dim: Int, ffnDim: Int, activation: Activation) throws(ModelError) {
-        fc1 = try Linear(checkpoint, "\(prefix).fc1", in: dim, out: ffnDim)
-        fc2 = try Linear(checkpoint, "\(prefix).fc2", in: ffnDim, out: dim)
+        fc1 = try Linear(checkpoint, ["\(prefix).fc1"], in: dim, out: ffnDim)
+        fc2 = try Linear(checkpoint, ["\(prefix).fc2"], in: ffnDim, out: dim)
         self.activation = activation
     }
 
-    func callAsFunction(_ x: [Float], rows: Int) -> [Float] {
-        var hidden = fc1(x, rows: rows)
-        hidden.withUnsafeMutableBufferPointer { Ops.activate($0.baseAddress!, count: $0.count, activation) }
-        return fc2(hidden, rows: rows)
-    }
-}
-
-/// `x += y` element-wise.
-@inline(__always)
-func addInPlace(_ x: inout [Float], _ y: [Float]) {
-    precondition(x.count == y.count)
-    x.withUnsafeMutableBufferPointer { x in
-        y.withUnsafeBufferPointer { y in Ops.add(y.baseAddress!, to: x.baseAddress!, count: x.count) }
+    /// `y [rows, d] = fc2(act(fc1(x)))`, using `hidden` (`rows × ffn`) as scratch.
+    func apply(_ x: UnsafePointer<Float>, rows: Int, hidden: UnsafeMutablePointer<Float>, into y: UnsafeMutablePointer<Float>) {
+        fc1.apply(x, rows: rows, into: hidden)
+        Ops.activate(hidden, count: rows * fc1.outFeatures, activation)
+        fc2.apply(hidden, rows: rows, into: y)
     }
 }

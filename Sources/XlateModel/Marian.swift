@@ -16,38 +16,49 @@ struct MarianEncoderLayer: Sendable {
         finalLayerNorm = try LayerNorm(checkpoint, "\(prefix).final_layer_norm", dim: d)
     }
 
-    /// `x [batch · maxLength, d]` → same; each sentence attends over its own `lengths[b]` tokens only.
-    func callAsFunction(_ x: [Float], lengths: [Int], maxLength: Int) -> [Float] {
+    /// Transforms `x [batch · maxLength, d]` in place; each sentence attends over its own `lengths[b]` tokens only.
+    func apply(_ x: UnsafeMutablePointer<Float>, lengths: [Int], maxLength: Int, scratch: EncoderScratch) {
         let d = selfAttn.outProj.outFeatures
         let (heads, headDim) = (selfAttn.heads, selfAttn.headDim)
         let rows = lengths.count * maxLength
-        let qkv = selfAttn.qkvProj!(x, rows: rows)  // [rows, 3·d]
-        var context = [Float](repeating: 0, count: rows * d)  // [rows, d]
-        var scores = [Float](repeating: 0, count: maxLength)
-        qkv.withUnsafeBufferPointer { qkv in
-            context.withUnsafeMutableBufferPointer { context in
-                scores.withUnsafeMutableBufferPointer { scores in
-                    for (b, length) in lengths.enumerated() {
-                        let base = qkv.baseAddress! + b * maxLength * 3 * d
-                        for i in 0..<length {
-                            for h in 0..<heads {
-                                attendOne(
-                                    query: base + i * 3 * d + h * headDim, keys: base + d + h * headDim,
-                                    values: base + 2 * d + h * headDim, stride: 3 * d, count: length, headDim: headDim,
-                                    scaling: selfAttn.scaling, scores: scores.baseAddress!,
-                                    output: context.baseAddress! + (b * maxLength + i) * d + h * headDim)
-                            }
-                        }
-                    }
+        let qkv = scratch.qkv.pointer  // [rows, 3·d]
+        let context = scratch.context.pointer  // [rows, d]
+        selfAttn.qkvProj!.apply(x, rows: rows, into: qkv)
+        for (b, length) in lengths.enumerated() {
+            let base = qkv + b * maxLength * 3 * d
+            for i in 0..<length {
+                for h in 0..<heads {
+                    attendOne(
+                        query: base + i * 3 * d + h * headDim, keys: base + d + h * headDim,
+                        values: base + 2 * d + h * headDim, stride: 3 * d, count: length, headDim: headDim,
+                        scaling: selfAttn.scaling, scores: scratch.scores.pointer,
+                        output: context + (b * maxLength + i) * d + h * headDim)
                 }
             }
         }
-        var hidden = x
-        addInPlace(&hidden, selfAttn.outProj(context, rows: rows))
-        selfAttnLayerNorm(&hidden)
-        addInPlace(&hidden, feedForward(hidden, rows: rows))
-        finalLayerNorm(&hidden)
-        return hidden
+        selfAttn.outProj.apply(context, rows: rows, into: scratch.projected.pointer)
+        Ops.add(scratch.projected.pointer, to: x, count: rows * d)
+        selfAttnLayerNorm.apply(x, rows: rows)
+        feedForward.apply(x, rows: rows, hidden: scratch.ffn.pointer, into: scratch.projected.pointer)
+        Ops.add(scratch.projected.pointer, to: x, count: rows * d)
+        finalLayerNorm.apply(x, rows: rows)
+    }
+}
+
+/// Scratch memory for one encoder pass over a batch.
+struct EncoderScratch {
+    let qkv: FloatBuffer  // [rows, 3·d]
+    let context: FloatBuffer  // [rows, d]
+    let projected: FloatBuffer  // [rows, d]
+    let ffn: FloatBuffer  // [rows, ffn]
+    let scores: FloatBuffer  // [maxLength]
+
+    init(rows: Int, dim: Int, ffnDim: Int, maxLength: Int) {
+        qkv = FloatBuffer(count: rows * 3 * dim)
+        context = FloatBuffer(count: rows * dim)
+        projected = FloatBuffer(count: rows * dim)
+        ffn = FloatBuffer(count: rows * ffnDim)
+        scores = FloatBuffer(count: maxLength)
     }
 }
 
@@ -78,10 +89,10 @@ struct MarianDecoderLayer: Sendable {
 /// projection tied to the decoder embedding (or a separate `lm_head`).
 public final class MarianModel: Seq2SeqModel {
     public let config: MarianConfig
-    let encoderEmbedTokens: [Float]  // model.shared.weight or model.encoder.embed_tokens.weight [vocab, d]
-    let decoderEmbedTokens: [Float]  // model.shared.weight or model.decoder.embed_tokens.weight [decoderVocab, d]
-    let encoderPositions: [Float]  // model.encoder.embed_positions.weight or sinusoidal [maxPositions, d]
-    let decoderPositions: [Float]  // model.decoder.embed_positions.weight or sinusoidal [maxPositions, d]
+    let encoderEmbedTokens: FloatBuffer  // model.shared.weight or model.encoder.embed_tokens.weight [vocab, d]
+    let decoderEmbedTokens: FloatBuffer  // model.shared.weight or model.decoder.embed_tokens.weight [decoderVocab, d]
+    let encoderPositions: FloatBuffer  // model.encoder.embed_positions.weight or sinusoidal [maxPositions, d]
+    let decoderPositions: FloatBuffer  // model.decoder.embed_positions.weight or sinusoidal [maxPositions, d]
     let encoderLayers: [MarianEncoderLayer]  // model.encoder.layers.N
     let decoderLayers: [MarianDecoderLayer]  // model.decoder.layers.N
     let lmHead: Linear  // lm_head.weight (or the tied decoder embedding) [decoderVocab, d], bias: final_logits_bias
@@ -110,21 +121,21 @@ public final class MarianModel: Seq2SeqModel {
         if config.shareEncoderDecoderEmbeddings {
             let names = ["model.shared.weight", "model.encoder.embed_tokens.weight", "model.decoder.embed_tokens.weight"]
             guard let name = firstPresent(names) else { throw .missingTensor(name: names[0], path: checkpoint.path) }
-            encoderEmbedTokens = try checkpoint.tensor(name, shape: [vocab, d]).data
+            encoderEmbedTokens = FloatBuffer(try checkpoint.tensor(name, shape: [vocab, d]).data)
             decoderEmbedTokens = encoderEmbedTokens
             for copy in names where copy != name && checkpoint.contains(copy) {
                 _ = try checkpoint.tensor(copy, shape: [vocab, d])
             }
         } else {
-            encoderEmbedTokens = try checkpoint.tensor("model.encoder.embed_tokens.weight", shape: [vocab, d]).data
-            decoderEmbedTokens = try checkpoint.tensor("model.decoder.embed_tokens.weight", shape: [decoderVocab, d]).data
+            encoderEmbedTokens = FloatBuffer(try checkpoint.tensor("model.encoder.embed_tokens.weight", shape: [vocab, d]).data)
+            decoderEmbedTokens = FloatBuffer(try checkpoint.tensor("model.decoder.embed_tokens.weight", shape: [decoderVocab, d]).data)
             if checkpoint.contains("model.shared.weight") {
                 _ = try checkpoint.tensor("model.shared.weight", shape: [vocab, d])
             }
         }
         let sinusoidal = Self.sinusoidalPositions(count: config.maxPositionEmbeddings, dim: d)
-        func positions(_ name: String) throws(ModelError) -> [Float] {
-            checkpoint.contains(name) ? try checkpoint.tensor(name, shape: [config.maxPositionEmbeddings, d]).data : sinusoidal
+        func positions(_ name: String) throws(ModelError) -> FloatBuffer {
+            FloatBuffer(checkpoint.contains(name) ? try checkpoint.tensor(name, shape: [config.maxPositionEmbeddings, d]).data : sinusoidal)
         }
         encoderPositions = try positions("model.encoder.embed_positions.weight")
         decoderPositions = try positions("model.decoder.embed_positions.weight")
@@ -143,12 +154,12 @@ public final class MarianModel: Seq2SeqModel {
         let bias = try checkpoint.tensor("final_logits_bias", shape: [1, decoderVocab]).data
         let outputWeight: [Float]
         if config.tieWordEmbeddings {
-            outputWeight = decoderEmbedTokens
+            outputWeight = decoderEmbedTokens.array
             if checkpoint.contains("lm_head.weight") { _ = try checkpoint.tensor("lm_head.weight", shape: [decoderVocab, d]) }
         } else {
             outputWeight = try checkpoint.tensor("lm_head.weight", shape: [decoderVocab, d]).data
         }
-        lmHead = Linear(weight: outputWeight, bias: bias, inFeatures: d, outFeatures: decoderVocab)
+        lmHead = try Linear(weight: outputWeight, bias: bias, inFeatures: d, outFeatures: decoderVocab)
         try checkpoint.checkAllUsed()
 
         embedScale = config.scaleEmbedding ? Float(Double(d).squareRoot()) : 1
@@ -173,16 +184,14 @@ public final class MarianModel: Seq2SeqModel {
         return table
     }
 
-    /// `embed_tokens(ids) · embed_scale + positions` for rows of ids at the given positions.
-    private func embed(_ ids: [Int], positions: [Int], table: [Float], positionTable: [Float]) -> [Float] {
+    /// Writes `embed_tokens(ids) · embed_scale + positions` for rows of ids at the given positions into `x`.
+    private func embed(_ ids: [Int], positions: [Int], table: FloatBuffer, positionTable: FloatBuffer, into x: UnsafeMutablePointer<Float>) {
         let d = config.dModel
-        var x = [Float](repeating: 0, count: ids.count * d)
         for (row, (id, position)) in zip(ids, positions).enumerated() {
-            for j in 0..<d {
-                x[row * d + j] = table[id * d + j] * embedScale + positionTable[position * d + j]
-            }
+            let token = table.pointer + id * d
+            let place = positionTable.pointer + position * d
+            for j in 0..<d { x[row * d + j] = token[j] * embedScale + place[j] }
         }
-        return x
     }
 
     public func encode(_ sentences: [[Int]]) -> EncoderOutput {
@@ -199,109 +208,121 @@ public final class MarianModel: Seq2SeqModel {
             ids += sentence + Array(repeating: config.padTokenId, count: maxLength - sentence.count)
             positions += Array(0..<maxLength)
         }
-        var hidden = embed(ids, positions: positions, table: encoderEmbedTokens, positionTable: encoderPositions)
-        for layer in encoderLayers {
-            hidden = layer(hidden, lengths: lengths, maxLength: maxLength)
-        }
-        // Padding rows carry no meaning; zero them so the output does not depend on batch composition.
-        for (b, length) in lengths.enumerated() where length < maxLength {
-            for i in (b * maxLength + length) * d..<((b + 1) * maxLength * d) { hidden[i] = 0 }
+        let rows = ids.count
+        var hidden = [Float](repeating: 0, count: rows * d)
+        let scratch = EncoderScratch(rows: rows, dim: d, ffnDim: config.encoderFFNDim, maxLength: maxLength)
+        hidden.withUnsafeMutableBufferPointer { x in
+            embed(ids, positions: positions, table: encoderEmbedTokens, positionTable: encoderPositions, into: x.baseAddress!)
+            for layer in encoderLayers {
+                layer.apply(x.baseAddress!, lengths: lengths, maxLength: maxLength, scratch: scratch)
+            }
+            // Padding rows carry no meaning; zero them so the output does not depend on batch composition.
+            for (b, length) in lengths.enumerated() where length < maxLength {
+                (x.baseAddress! + (b * maxLength + length) * d).update(repeating: 0, count: (maxLength - length) * d)
+            }
         }
         return EncoderOutput(hiddenStates: Tensor(shape: [sentences.count, maxLength, d], data: hidden), lengths: lengths)
     }
 
-    public func makeDecoderState(for encoded: EncoderOutput, rowSentences: [Int]) -> DecoderState {
-        let rows = encoded.batchSize * encoded.maxLength
-        let crossKeyValues = decoderLayers.map { $0.encoderAttn.kvProj!(encoded.hiddenStates.data, rows: rows) }
-        return DecoderState(
-            rowSentences: rowSentences, layers: decoderLayers.count, width: config.dModel,
-            maxLength: config.maxPositionEmbeddings, crossKeyValues: crossKeyValues,
-            sourceLengths: encoded.lengths, maxSourceLength: encoded.maxLength)
+    /// Scratch buffers of a decoder step, in `DecoderState.workspace`.
+    private enum Scratch: Int, CaseIterable {
+        case hidden, qkv, context, projected, query, ffn, scores
     }
 
-    public func decodeStep(_ tokens: [Int], state: inout DecoderState, crossAttention request: CrossAttentionRequest?) -> StepOutput {
+    public func makeDecoderState(for encoded: EncoderOutput, rowSentences: [Int]) -> DecoderState {
+        let d = config.dModel
+        let sourceRows = encoded.batchSize * encoded.maxLength
+        let crossKeyValues = encoded.hiddenStates.data.withUnsafeBufferPointer { states in
+            decoderLayers.map { layer in
+                let kv = FloatBuffer(count: sourceRows * 2 * d)
+                layer.encoderAttn.kvProj!.apply(states.baseAddress!, rows: sourceRows, into: kv.pointer)
+                return kv
+            }
+        }
+        let rows = rowSentences.count
+        let sizes: [Scratch: Int] = [
+            .hidden: rows * d, .qkv: rows * 3 * d, .context: rows * d, .projected: rows * d, .query: rows * d,
+            .ffn: rows * config.decoderFFNDim, .scores: max(config.maxPositionEmbeddings, encoded.maxLength),
+        ]
+        return DecoderState(
+            rowSentences: rowSentences, layers: decoderLayers.count, width: d,
+            maxLength: config.maxPositionEmbeddings, vocabularySize: lmHead.outFeatures, crossKeyValues: crossKeyValues,
+            sourceLengths: encoded.lengths, maxSourceLength: encoded.maxLength,
+            workspaceSizes: Scratch.allCases.map { sizes[$0]! })
+    }
+
+    public func decodeStep(_ tokens: [Int], state: inout DecoderState, crossAttention request: CrossAttentionRequest?) {
         precondition(tokens.count == state.rows, "one token per decoder row")
         state.reserveNextPosition()
         let d = config.dModel
-        let rows = state.rows
-        let step = state.step
+        let (rows, step, capacity) = (state.rows, state.step, state.capacity)
         let (heads, headDim) = (config.decoderAttentionHeads, d / config.decoderAttentionHeads)
         let scaling = 1 / Float(headDim).squareRoot()
-        var hidden = embed(tokens, positions: Array(repeating: step, count: rows), table: decoderEmbedTokens, positionTable: decoderPositions)
-        var scores = [Float](repeating: 0, count: max(step + 1, state.maxSourceLength))
-        var alignment: [Float]? = request.map { _ in [Float](repeating: 0, count: rows * state.maxSourceLength) }
-        let capacity = state.capacity
+        func scratch(_ buffer: Scratch) -> UnsafeMutablePointer<Float> { state.workspace[buffer.rawValue].pointer }
+        let (hidden, qkv, context, projected) = (scratch(.hidden), scratch(.qkv), scratch(.context), scratch(.projected))
+        let (query, ffn, scores) = (scratch(.query), scratch(.ffn), scratch(.scores))
+        let (rowSentences, sourceLengths, maxSource) = (state.rowSentences, state.sourceLengths, state.maxSourceLength)
+
+        embed(tokens, positions: Array(repeating: step, count: rows), table: decoderEmbedTokens, positionTable: decoderPositions, into: hidden)
+        var alignment: [Float]? = nil
+        if request != nil {
+            // Reuse last step's storage (taken out of the state so that it is uniquely referenced).
+            alignment = state.crossAttention ?? []
+            state.crossAttention = nil
+            alignment!.removeAll(keepingCapacity: true)
+            alignment!.append(contentsOf: repeatElement(0, count: rows * maxSource))
+        }
+        let headSet = request?.heads ?? Array(0..<heads)
+        let headWeight = 1 / Float(headSet.count)
 
         for (l, layer) in decoderLayers.enumerated() {
             // Masked self-attention over positions 0...step through the cache.
-            let qkv = layer.selfAttn.qkvProj!(hidden, rows: rows)  // [rows, 3·d]
-            var context = [Float](repeating: 0, count: rows * d)  // [rows, d]
-            qkv.withUnsafeBufferPointer { qkv in
-                state.selfKeys[l].withUnsafeMutableBufferPointer { keys in
-                    state.selfValues[l].withUnsafeMutableBufferPointer { values in
-                        for r in 0..<rows {
-                            let cacheRow = r * capacity * d
-                            (keys.baseAddress! + cacheRow + step * d).update(from: qkv.baseAddress! + r * 3 * d + d, count: d)
-                            (values.baseAddress! + cacheRow + step * d).update(from: qkv.baseAddress! + r * 3 * d + 2 * d, count: d)
-                        }
-                        context.withUnsafeMutableBufferPointer { context in
-                            scores.withUnsafeMutableBufferPointer { scores in
-                                for r in 0..<rows {
-                                    for h in 0..<heads {
-                                        attendOne(
-                                            query: qkv.baseAddress! + r * 3 * d + h * headDim,
-                                            keys: keys.baseAddress! + r * capacity * d + h * headDim,
-                                            values: values.baseAddress! + r * capacity * d + h * headDim,
-                                            stride: d, count: step + 1, headDim: headDim, scaling: scaling,
-                                            scores: scores.baseAddress!, output: context.baseAddress! + r * d + h * headDim)
-                                    }
-                                }
-                            }
-                        }
-                    }
+            let (keys, values) = state.cache(layer: l)
+            layer.selfAttn.qkvProj!.apply(hidden, rows: rows, into: qkv)  // [rows, 3·d]
+            for r in 0..<rows {
+                (keys + (r * capacity + step) * d).update(from: qkv + r * 3 * d + d, count: d)
+                (values + (r * capacity + step) * d).update(from: qkv + r * 3 * d + 2 * d, count: d)
+            }
+            for r in 0..<rows {
+                for h in 0..<heads {
+                    attendOne(
+                        query: qkv + r * 3 * d + h * headDim, keys: keys + r * capacity * d + h * headDim,
+                        values: values + r * capacity * d + h * headDim, stride: d, count: step + 1, headDim: headDim,
+                        scaling: scaling, scores: scores, output: context + r * d + h * headDim)
                 }
             }
-            addInPlace(&hidden, layer.selfAttn.outProj(context, rows: rows))
-            layer.selfAttnLayerNorm(&hidden)
+            layer.selfAttn.outProj.apply(context, rows: rows, into: projected)
+            Ops.add(projected, to: hidden, count: rows * d)
+            layer.selfAttnLayerNorm.apply(hidden, rows: rows)
 
             // Cross-attention over the row's source sentence; keys/values computed once in the state.
-            let query = layer.encoderAttn.qProj!(hidden, rows: rows)  // [rows, d]
+            layer.encoderAttn.qProj!.apply(hidden, rows: rows, into: query)  // [rows, d]
+            let kv = state.crossKeyValues[l].pointer
             let wantAttention = request?.layer == l
-            let headSet = request?.heads ?? Array(0..<heads)
-            state.crossKeyValues[l].withUnsafeBufferPointer { kv in
-                query.withUnsafeBufferPointer { query in
-                    context.withUnsafeMutableBufferPointer { context in
-                        scores.withUnsafeMutableBufferPointer { scores in
-                            for r in 0..<rows {
-                                let sentence = state.rowSentences[r]
-                                let length = state.sourceLengths[sentence]
-                                let source = kv.baseAddress! + sentence * state.maxSourceLength * 2 * d
-                                for h in 0..<heads {
-                                    attendOne(
-                                        query: query.baseAddress! + r * d + h * headDim, keys: source + h * headDim,
-                                        values: source + d + h * headDim, stride: 2 * d, count: length,
-                                        headDim: headDim, scaling: scaling, scores: scores.baseAddress!,
-                                        output: context.baseAddress! + r * d + h * headDim)
-                                    if wantAttention, headSet.contains(h) {
-                                        let weight = 1 / Float(headSet.count)
-                                        for j in 0..<length { alignment![r * state.maxSourceLength + j] += scores[j] * weight }
-                                    }
-                                }
-                            }
-                        }
+            for r in 0..<rows {
+                let sentence = rowSentences[r]
+                let length = sourceLengths[sentence]
+                let source = kv + sentence * maxSource * 2 * d
+                for h in 0..<heads {
+                    attendOne(
+                        query: query + r * d + h * headDim, keys: source + h * headDim, values: source + d + h * headDim,
+                        stride: 2 * d, count: length, headDim: headDim, scaling: scaling, scores: scores,
+                        output: context + r * d + h * headDim)
+                    if wantAttention, headSet.contains(h) {
+                        for j in 0..<length { alignment![r * maxSource + j] += scores[j] * headWeight }
                     }
                 }
             }
-            addInPlace(&hidden, layer.encoderAttn.outProj(context, rows: rows))
-            layer.encoderAttnLayerNorm(&hidden)
+            layer.encoderAttn.outProj.apply(context, rows: rows, into: projected)
+            Ops.add(projected, to: hidden, count: rows * d)
+            layer.encoderAttnLayerNorm.apply(hidden, rows: rows)
 
-            addInPlace(&hidden, layer.feedForward(hidden, rows: rows))
-            layer.finalLayerNorm(&hidden)
+            layer.feedForward.apply(hidden, rows: rows, hidden: ffn, into: projected)
+            Ops.add(projected, to: hidden, count: rows * d)
+            layer.finalLayerNorm.apply(hidden, rows: rows)
         }
+        state.logits.withUnsafeMutableBufferPointer { lmHead.apply(hidden, rows: rows, into: $0.baseAddress!) }
+        state.crossAttention = alignment
         state.step += 1
-        let logits = lmHead(hidden, rows: rows)
-        return StepOutput(
-            logits: Tensor(shape: [rows, lmHead.outFeatures], data: logits),
-            crossAttention: alignment.map { Tensor(shape: [rows, state.maxSourceLength], data: $0) })
     }
 }

@@ -22,8 +22,9 @@ public protocol Seq2SeqModel: Sendable {
     /// cross-attention keys and values once, shared by all rows of a sentence.
     func makeDecoderState(for encoded: EncoderOutput, rowSentences: [Int]) -> DecoderState
 
-    /// Feeds one token per row at position `state.step` and returns the next-token logits.
-    func decodeStep(_ tokens: [Int], state: inout DecoderState, crossAttention: CrossAttentionRequest?) -> StepOutput
+    /// Feeds one token per row at position `state.step`. Leaves the next-token logits in `state.logits` and,
+    /// when requested, the cross-attention in `state.crossAttention`; allocates nothing.
+    func decodeStep(_ tokens: [Int], state: inout DecoderState, crossAttention: CrossAttentionRequest?)
 }
 
 /// The ids that drive generation.
@@ -59,90 +60,106 @@ public struct CrossAttentionRequest: Sendable, Equatable {
     }
 }
 
-/// What one decoder step returns.
-public struct StepOutput: Sendable {
-    /// `[rows, targetVocabulary]` raw next-token logits.
-    public var logits: Tensor
-    /// `[rows, maxSourceLength]` attention probabilities over source tokens (zero past each source's length),
-    /// when requested.
-    public var crossAttention: Tensor?
-}
-
-/// The decoder's memory between steps: self-attention keys/values of every row (a KV cache) and the
-/// cross-attention keys/values of every source sentence (computed once, never copied per beam).
-public struct DecoderState: Sendable {
+/// The decoder's memory between steps: self-attention keys/values of every row (a KV cache), the
+/// cross-attention keys/values of every source sentence (computed once, never copied per beam), scratch memory for
+/// the step, and the step's outputs. Preallocated for the initial rows; rows only ever shrink (finished sentences
+/// leave) or get reordered (beams). Not copyable: one search owns it.
+public struct DecoderState: ~Copyable, Sendable {
     /// Tokens fed so far; the position of the next token.
     public internal(set) var step: Int = 0
     /// `[rows]` the source sentence each row attends to.
     public internal(set) var rowSentences: [Int]
-    /// Floats per position in the self-attention cache (heads × head size).
-    let width: Int
-    /// Positions allocated per row in the cache; grows by doubling up to `maxLength`.
-    var capacity: Int
-    let maxLength: Int
-    /// Per layer `[rows, capacity, width]`.
-    var selfKeys: [[Float]]
-    var selfValues: [[Float]]
-    /// Per layer `[batch, maxSourceLength, 2·width]`: keys then values for each source position.
-    let crossKeyValues: [[Float]]
+    /// Output of the last step: `[rows, vocabularySize]` logits (row-major; the storage may be longer). Search may
+    /// change them in place.
+    public var logits: [Float]
+    public let vocabularySize: Int
+    /// Output of the last step when requested: `[rows, maxSourceLength]` attention probabilities over the source
+    /// (zero past each source's length).
+    public internal(set) var crossAttention: [Float]?
     public let sourceLengths: [Int]
     public let maxSourceLength: Int
 
-    init(rowSentences: [Int], layers: Int, width: Int, maxLength: Int, crossKeyValues: [[Float]], sourceLengths: [Int], maxSourceLength: Int) {
+    /// Floats per position in the self-attention cache (heads × head size).
+    let width: Int
+    /// Positions allocated per row in the cache; grows by doubling up to `maxLength`.
+    private(set) var capacity: Int
+    let maxLength: Int
+    let maxRows: Int
+    /// Per layer `[rows at the last growth, capacity, width]`.
+    private(set) var selfKeys: [FloatBuffer]
+    private(set) var selfValues: [FloatBuffer]
+    /// Target of `reorder`'s gather, swapped with the cache it reorders.
+    private var spare: FloatBuffer
+    /// Per layer `[batch, maxSourceLength, 2·width]`: keys then values for each source position.
+    let crossKeyValues: [FloatBuffer]
+    /// Scratch buffers for the step, sized by the model for `maxRows`.
+    let workspace: [FloatBuffer]
+
+    init(
+        rowSentences: [Int], layers: Int, width: Int, maxLength: Int, vocabularySize: Int, crossKeyValues: [FloatBuffer],
+        sourceLengths: [Int], maxSourceLength: Int, workspaceSizes: [Int]
+    ) {
         self.rowSentences = rowSentences
         self.width = width
         self.maxLength = maxLength
+        maxRows = rowSentences.count
         capacity = min(16, maxLength)
-        let size = rowSentences.count * capacity * width
-        selfKeys = Array(repeating: [Float](repeating: 0, count: size), count: layers)
-        selfValues = selfKeys
+        let size = maxRows * capacity * width
+        selfKeys = (0..<layers).map { _ in FloatBuffer(uninitializedCount: size) }
+        selfValues = (0..<layers).map { _ in FloatBuffer(uninitializedCount: size) }
+        spare = FloatBuffer(uninitializedCount: size)
+        self.vocabularySize = vocabularySize
+        logits = [Float](repeating: 0, count: maxRows * vocabularySize)
         self.crossKeyValues = crossKeyValues
         self.sourceLengths = sourceLengths
         self.maxSourceLength = maxSourceLength
+        workspace = workspaceSizes.map { FloatBuffer(count: $0) }
     }
 
     public var rows: Int { rowSentences.count }
 
     /// Keeps rows `indices` (in that order; an index may repeat): beam reordering and dropping finished rows.
     public mutating func reorder(_ indices: [Int]) {
-        if indices == Array(0..<rows) { return }
+        precondition(indices.count <= rows && indices.allSatisfy { $0 >= 0 && $0 < rows }, "reorder can only keep or repeat existing rows")
+        if indices.count == rows, indices.elementsEqual(0..<rows) { return }
         let stride = capacity * width
         let used = step * width
-        func gather(_ cache: [Float]) -> [Float] {
-            var result = [Float](repeating: 0, count: indices.count * stride)
-            cache.withUnsafeBufferPointer { source in
-                result.withUnsafeMutableBufferPointer { target in
-                    for (newRow, oldRow) in indices.enumerated() {
-                        (target.baseAddress! + newRow * stride).update(from: source.baseAddress! + oldRow * stride, count: used)
-                    }
-                }
+        func gather(_ cache: FloatBuffer) -> FloatBuffer {
+            for (newRow, oldRow) in indices.enumerated() {
+                (spare.pointer + newRow * stride).update(from: cache.pointer + oldRow * stride, count: used)
             }
-            return result
+            defer { spare = cache }
+            return spare
         }
-        selfKeys = selfKeys.map(gather)
-        selfValues = selfValues.map(gather)
+        for l in selfKeys.indices {
+            selfKeys[l] = gather(selfKeys[l])
+            selfValues[l] = gather(selfValues[l])
+        }
         rowSentences = indices.map { rowSentences[$0] }
     }
 
-    /// Makes room for position `step` in every row's cache.
+    /// Makes room for position `step` in every row's cache. Rows never increase, so the new caches only hold the
+    /// rows still running.
     mutating func reserveNextPosition() {
         precondition(step < maxLength, "decoder step \(step) exceeds the model's \(maxLength) positions")
         guard step >= capacity else { return }
         let newCapacity = min(maxLength, capacity * 2)
         let (oldStride, newStride) = (capacity * width, newCapacity * width)
-        func grow(_ cache: [Float]) -> [Float] {
-            var result = [Float](repeating: 0, count: rows * newStride)
-            cache.withUnsafeBufferPointer { source in
-                result.withUnsafeMutableBufferPointer { target in
-                    for row in 0..<rows {
-                        (target.baseAddress! + row * newStride).update(from: source.baseAddress! + row * oldStride, count: oldStride)
-                    }
-                }
+        func grow(_ cache: FloatBuffer) -> FloatBuffer {
+            let grown = FloatBuffer(uninitializedCount: rows * newStride)
+            for row in 0..<rows {
+                (grown.pointer + row * newStride).update(from: cache.pointer + row * oldStride, count: oldStride)
             }
-            return result
+            return grown
         }
         selfKeys = selfKeys.map(grow)
         selfValues = selfValues.map(grow)
+        spare = FloatBuffer(uninitializedCount: rows * newStride)
         capacity = newCapacity
+    }
+
+    /// The self-attention cache of `layer`: keys and values, row `r` position `p` at `(r · capacity + p) · width`.
+    func cache(layer: Int) -> (keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>) {
+        (selfKeys[layer].pointer, selfValues[layer].pointer)
     }
 }

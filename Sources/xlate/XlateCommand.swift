@@ -10,10 +10,39 @@ enum Exit {
     static let usage: Int32 = 64  // swift-argument-parser's status for usage errors (EX_USAGE)
 }
 
-/// `xlate --version` text: the version, the OpenBLAS kernel and how it was chosen, the default thread count.
+/// `xlate --version` text: the version, the matrix-product path, the OpenBLAS kernel and how it was chosen, the
+/// default thread count.
 func versionText() -> String {
-    let blas = (try? BLAS.info()).map { "\($0.description); \($0.config)" } ?? "not loaded"
-    return "xlate 0.1.0\nOpenBLAS kernel: \(blas)\nthreads: \(ProcessInfo.processInfo.activeProcessorCount)"
+    let blas = (try? BLAS.info()).map { "\($0.description); \($0.config)" } ?? "not available"
+    let use = GEMMPath.current == .openBLAS ? "all matrix products" : "not used: the packed kernel serves this CPU"
+    return """
+        xlate 0.1.0
+        GEMM: \(GEMMPath.current.rawValue)
+        OpenBLAS kernel: \(blas) [\(use)]
+        threads: \(ProcessInfo.processInfo.activeProcessorCount)
+        """
+}
+
+/// Loads the model that `--model DIR` or `--src/--tgt` chose, or exits with the documented status.
+func loadTranslator(model: String?, source: String?, target: String?) throws -> Translator {
+    // Checked here, not in validate(): validate() also runs before subcommands such as `xlate models`.
+    if model == nil, (source == nil) != (target == nil) {
+        throw ValidationError("--src and --tgt go together")
+    }
+    if model == nil, source == nil {
+        throw ValidationError("choose a model: --src LANG --tgt LANG, or --model DIR (see 'xlate models')")
+    }
+    do {
+        if let model { return try Translator(modelAt: URL(fileURLWithPath: model)) }
+        return try Translator(source: source!, target: target!)
+    } catch let error as ModelNotFound {
+        printError(error.localizedDescription)
+        throw ExitCode(Exit.modelNotFound)
+    } catch let error as ModelError {
+        printError(error.localizedDescription)
+        if case .missingFile(let path, _) = error, path.hasSuffix(model ?? "\u{0}") { throw ExitCode(Exit.modelNotFound) }
+        throw ExitCode(Exit.badModel)
+    }
 }
 
 /// Writes a message to standard error.

@@ -3,6 +3,8 @@
 #ifndef CKERNELS_H
 #define CKERNELS_H
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -21,6 +23,18 @@ void xk_axpy(float alpha, const float *x, float *y, int n);
 
 /// `x[i] = x[i] * sigmoid(x[i])` (SiLU / swish).
 void xk_silu(float *x, int n);
+
+/// Floats needed to pack a weight of `n` output × `k` input features.
+size_t xk_packed_size(int n, int k);
+
+/// Packs `w` (`[n, k]` row-major, PyTorch's `nn.Linear.weight`) into panels of 32 output columns.
+void xk_pack_weight(const float *w, int n, int k, float *packed);
+
+/// `y[m, n] = x[m, k] · wᵀ + bias` (bias may be NULL) with `w` packed by `xk_pack_weight`.
+void xk_gemm_packed(const float *x, int m, int k, const float *packed, const float *bias, int n, float *y);
+
+/// The instruction set the kernels run with: 4 (x86-64-v4, AVX-512), 3 (x86-64-v3, AVX2 + FMA) or 0 (baseline).
+int xk_gemm_level(void);
 
 #ifdef __cplusplus
 }
