@@ -159,3 +159,23 @@ XK_CLONES void xk_gemm_packed(const float *x, int m, int k, const float *packed,
         }
     }
 }
+
+// MARK: Conversions for loading checkpoints
+
+XK_CLONES void xk_f16_to_f32(const uint16_t *source, float *destination, size_t count) {
+    const _Float16 *halves = (const _Float16 *)source;
+    for (size_t i = 0; i < count; i++) destination[i] = (float)halves[i];
+}
+
+XK_CLONES void xk_bf16_to_f32(const uint16_t *source, float *destination, size_t count) {
+    uint32_t *bits = (uint32_t *)destination;
+    for (size_t i = 0; i < count; i++) bits[i] = (uint32_t)source[i] << 16;
+}
+
+XK_CLONES int xk_all_finite(const float *x, size_t count) {
+    // Exponent bits all ones means Inf or NaN; OR the test over the block so the loop vectorises.
+    const uint32_t *bits = (const uint32_t *)x;
+    uint32_t bad = 0;
+    for (size_t i = 0; i < count; i++) bad |= ((bits[i] & 0x7f800000u) == 0x7f800000u);
+    return bad == 0;
+}

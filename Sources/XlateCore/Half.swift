@@ -1,14 +1,19 @@
-/// Conversions from the half-precision storage formats of checkpoints to float32.
+import CKernels
+
+/// Conversions from the storage formats of checkpoints to float32 (vectorised, F16C where the CPU has it).
 public enum HalfPrecision {
-    /// IEEE 754 binary16 → float32.
-    @inline(__always)
-    public static func float(fromFloat16 bits: UInt16) -> Float {
-        Float(Float16(bitPattern: bits))
+    /// IEEE 754 binary16 → float32 for `count` values.
+    public static func convert(float16 source: UnsafePointer<UInt16>, to destination: UnsafeMutablePointer<Float>, count: Int) {
+        xk_f16_to_f32(source, destination, count)
     }
 
-    /// bfloat16 (the upper 16 bits of a float32) → float32.
-    @inline(__always)
-    public static func float(fromBFloat16 bits: UInt16) -> Float {
-        Float(bitPattern: UInt32(bits) << 16)
+    /// bfloat16 (the upper 16 bits of a float32) → float32 for `count` values.
+    public static func convert(bfloat16 source: UnsafePointer<UInt16>, to destination: UnsafeMutablePointer<Float>, count: Int) {
+        xk_bf16_to_f32(source, destination, count)
+    }
+
+    /// True when no value is NaN or infinite.
+    public static func allFinite(_ values: UnsafePointer<Float>, count: Int) -> Bool {
+        xk_all_finite(values, count) != 0
     }
 }

@@ -135,17 +135,18 @@ final class SafeTensorsFile: @unchecked Sendable {
         let count = entry.range.count / type.size
         let source = UnsafeRawBufferPointer(rebasing: file.bytes[(dataStart + entry.range.lowerBound)..<(dataStart + entry.range.upperBound)])
         let values = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            let destination = buffer.baseAddress!
+            let bytes = source.baseAddress!
             switch type {
-            case .f32:
-                for i in 0..<count { buffer[i] = Float(bitPattern: UInt32(littleEndian: source.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
-            case .f16:
-                for i in 0..<count { buffer[i] = HalfPrecision.float(fromFloat16: UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
-            case .bf16:
-                for i in 0..<count { buffer[i] = HalfPrecision.float(fromBFloat16: UInt16(littleEndian: source.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) }
+            case .f32: UnsafeMutableRawPointer(destination).copyMemory(from: bytes, byteCount: count * 4)
+            case .f16: HalfPrecision.convert(float16: bytes.assumingMemoryBound(to: UInt16.self), to: destination, count: count)
+            case .bf16: HalfPrecision.convert(bfloat16: bytes.assumingMemoryBound(to: UInt16.self), to: destination, count: count)
             }
             initialized = count
         }
-        guard values.allSatisfy(\.isFinite) else { throw .nonFiniteWeights(tensor: name, path: path) }
+        guard values.withUnsafeBufferPointer({ HalfPrecision.allFinite($0.baseAddress!, count: count) }) else {
+            throw .nonFiniteWeights(tensor: name, path: path)
+        }
         return Tensor(shape: entry.shape, data: values)
     }
 }

@@ -61,11 +61,18 @@ struct OpsTests {
     }
 
     @Test func halfPrecisionConversions() {
-        #expect(HalfPrecision.float(fromFloat16: 0x3C00) == 1)
-        #expect(HalfPrecision.float(fromFloat16: 0xC000) == -2)
-        #expect(HalfPrecision.float(fromFloat16: 0x3555) == Float(Float16(bitPattern: 0x3555)))
-        #expect(HalfPrecision.float(fromBFloat16: 0x3F80) == 1)
-        #expect(HalfPrecision.float(fromBFloat16: 0x4049) == 3.140625)
+        // 1, -2, 0x3555 (0.333…), 65504 (largest half), a subnormal; unaligned source on purpose.
+        let halves: [UInt16] = [0, 0x3C00, 0xC000, 0x3555, 0x7BFF, 0x0001]
+        var floats = [Float](repeating: 0, count: 5)
+        halves.withUnsafeBufferPointer { HalfPrecision.convert(float16: $0.baseAddress! + 1, to: &floats, count: 5) }
+        #expect(floats == [1, -2, Float(Float16(bitPattern: 0x3555)), 65504, Float(Float16(bitPattern: 1))])
+        let brains: [UInt16] = [0x3F80, 0x4049, 0xC2F7]
+        var wide = [Float](repeating: 0, count: 3)
+        HalfPrecision.convert(bfloat16: brains, to: &wide, count: 3)
+        #expect(wide == [1, 3.140625, -123.5])
+        #expect(HalfPrecision.allFinite([1, -2, 3e38], count: 3))
+        #expect(!HalfPrecision.allFinite([1, .nan], count: 2))
+        #expect(!HalfPrecision.allFinite(Array(repeating: 0, count: 100) + [-.infinity], count: 101))
     }
 }
 

@@ -4,6 +4,7 @@
 #define CKERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -35,6 +36,15 @@ void xk_gemm_packed(const float *x, int m, int k, const float *packed, const flo
 
 /// The instruction set the kernels run with: 4 (x86-64-v4, AVX-512), 3 (x86-64-v3, AVX2 + FMA) or 0 (baseline).
 int xk_gemm_level(void);
+
+/// IEEE half → float for `count` values (the source need not be aligned).
+void xk_f16_to_f32(const uint16_t *source, float *destination, size_t count);
+
+/// bfloat16 → float for `count` values.
+void xk_bf16_to_f32(const uint16_t *source, float *destination, size_t count);
+
+/// 1 when no value is NaN or infinite.
+int xk_all_finite(const float *x, size_t count);
 
 #ifdef __cplusplus
 }
