@@ -31,19 +31,25 @@ public struct WeightMatrix: Sendable {
     public let path: GEMMPath
     private let storage: FloatBuffer
 
-    public init(_ weight: [Float], outFeatures: Int, inFeatures: Int, path: GEMMPath = .current) throws(XlateCoreError) {
-        precondition(weight.count == outFeatures * inFeatures, "weight of \(weight.count) floats is not \(outFeatures) × \(inFeatures)")
+    /// Copies (OpenBLAS) or packs (packed kernel) the row-major weight at `weight`.
+    public init(_ weight: UnsafePointer<Float>, outFeatures: Int, inFeatures: Int, path: GEMMPath = .current) throws(XlateCoreError) {
         self.outFeatures = outFeatures
         self.inFeatures = inFeatures
         self.path = path
         if path == .openBLAS {
             _ = try BLAS.info()
-            storage = FloatBuffer(weight)
+            storage = FloatBuffer(uninitializedCount: outFeatures * inFeatures)
+            storage.pointer.update(from: weight, count: outFeatures * inFeatures)
         } else {
             storage = FloatBuffer(uninitializedCount: xk_packed_size(Int32(outFeatures), Int32(inFeatures)))
-            weight.withUnsafeBufferPointer {
-                xk_pack_weight($0.baseAddress!, Int32(outFeatures), Int32(inFeatures), storage.pointer)
-            }
+            xk_pack_weight(weight, Int32(outFeatures), Int32(inFeatures), storage.pointer)
+        }
+    }
+
+    public init(_ weight: [Float], outFeatures: Int, inFeatures: Int, path: GEMMPath = .current) throws(XlateCoreError) {
+        precondition(weight.count == outFeatures * inFeatures, "weight of \(weight.count) floats is not \(outFeatures) × \(inFeatures)")
+        self = try weight.withUnsafeBufferPointer { (buffer) throws(XlateCoreError) in
+            try WeightMatrix(buffer.baseAddress!, outFeatures: outFeatures, inFeatures: inFeatures, path: path)
         }
     }
 

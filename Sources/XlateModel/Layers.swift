@@ -7,26 +7,26 @@ public struct Linear: Sendable {
     public var inFeatures: Int { weight.inFeatures }
     public var outFeatures: Int { weight.outFeatures }
 
-    init(weight: [Float], bias: [Float]?, inFeatures: Int, outFeatures: Int) throws(ModelError) {
+    init(weight: UnsafePointer<Float>, bias: FloatBuffer?, inFeatures: Int, outFeatures: Int) throws(ModelError) {
         precondition((bias?.count ?? outFeatures) == outFeatures)
         do {
             self.weight = try WeightMatrix(weight, outFeatures: outFeatures, inFeatures: inFeatures)
         } catch {
             throw .unreadableFile(path: "libopenblas.so.0", reason: error.localizedDescription)
         }
-        self.bias = bias.map(FloatBuffer.init)
+        self.bias = bias
     }
 
     /// Reads `<prefix>.weight` `[out, in]` and `<prefix>.bias` `[out]` of each prefix and stacks them into one
     /// projection (q, k and v in a single GEMM: outputs concatenated per row).
     init(_ checkpoint: Checkpoint, _ prefixes: [String], in inFeatures: Int, out outFeatures: Int) throws(ModelError) {
-        var weight: [Float] = []
-        var bias: [Float] = []
-        for prefix in prefixes {
-            weight += try checkpoint.tensor("\(prefix).weight", shape: [outFeatures, inFeatures]).data
-            bias += try checkpoint.tensor("\(prefix).bias", shape: [outFeatures]).data
+        let weight = FloatBuffer(uninitializedCount: prefixes.count * outFeatures * inFeatures)
+        let bias = FloatBuffer(uninitializedCount: prefixes.count * outFeatures)
+        for (i, prefix) in prefixes.enumerated() {
+            try checkpoint.read("\(prefix).weight", shape: [outFeatures, inFeatures], into: weight.pointer + i * outFeatures * inFeatures)
+            try checkpoint.read("\(prefix).bias", shape: [outFeatures], into: bias.pointer + i * outFeatures)
         }
-        try self.init(weight: weight, bias: bias, inFeatures: inFeatures, outFeatures: outFeatures * prefixes.count)
+        try self.init(weight: weight.pointer, bias: bias, inFeatures: inFeatures, outFeatures: outFeatures * prefixes.count)
     }
 
     /// `y [rows, out] = x [rows, in] · Wᵀ + b`.
@@ -42,8 +42,8 @@ public struct LayerNorm: Sendable {
     public let eps: Float
 
     init(_ checkpoint: Checkpoint, _ prefix: String, dim: Int, eps: Float = 1e-5) throws(ModelError) {
-        weight = FloatBuffer(try checkpoint.tensor("\(prefix).weight", shape: [dim]).data)
-        bias = FloatBuffer(try checkpoint.tensor("\(prefix).bias", shape: [dim]).data)
+        weight = try checkpoint.buffer("\(prefix).weight", shape: [dim])
+        bias = try checkpoint.buffer("\(prefix).bias", shape: [dim])
         self.eps = eps
     }
 

@@ -121,21 +121,21 @@ public final class MarianModel: Seq2SeqModel {
         if config.shareEncoderDecoderEmbeddings {
             let names = ["model.shared.weight", "model.encoder.embed_tokens.weight", "model.decoder.embed_tokens.weight"]
             guard let name = firstPresent(names) else { throw .missingTensor(name: names[0], path: checkpoint.path) }
-            encoderEmbedTokens = FloatBuffer(try checkpoint.tensor(name, shape: [vocab, d]).data)
+            encoderEmbedTokens = try checkpoint.buffer(name, shape: [vocab, d])
             decoderEmbedTokens = encoderEmbedTokens
             for copy in names where copy != name && checkpoint.contains(copy) {
-                _ = try checkpoint.tensor(copy, shape: [vocab, d])
+                try checkpoint.checkUnused(copy, shape: [vocab, d])
             }
         } else {
-            encoderEmbedTokens = FloatBuffer(try checkpoint.tensor("model.encoder.embed_tokens.weight", shape: [vocab, d]).data)
-            decoderEmbedTokens = FloatBuffer(try checkpoint.tensor("model.decoder.embed_tokens.weight", shape: [decoderVocab, d]).data)
+            encoderEmbedTokens = try checkpoint.buffer("model.encoder.embed_tokens.weight", shape: [vocab, d])
+            decoderEmbedTokens = try checkpoint.buffer("model.decoder.embed_tokens.weight", shape: [decoderVocab, d])
             if checkpoint.contains("model.shared.weight") {
-                _ = try checkpoint.tensor("model.shared.weight", shape: [vocab, d])
+                try checkpoint.checkUnused("model.shared.weight", shape: [vocab, d])
             }
         }
-        let sinusoidal = Self.sinusoidalPositions(count: config.maxPositionEmbeddings, dim: d)
+        let sinusoidal = FloatBuffer(Self.sinusoidalPositions(count: config.maxPositionEmbeddings, dim: d))
         func positions(_ name: String) throws(ModelError) -> FloatBuffer {
-            FloatBuffer(checkpoint.contains(name) ? try checkpoint.tensor(name, shape: [config.maxPositionEmbeddings, d]).data : sinusoidal)
+            checkpoint.contains(name) ? try checkpoint.buffer(name, shape: [config.maxPositionEmbeddings, d]) : sinusoidal
         }
         encoderPositions = try positions("model.encoder.embed_positions.weight")
         decoderPositions = try positions("model.decoder.embed_positions.weight")
@@ -151,15 +151,14 @@ public final class MarianModel: Seq2SeqModel {
         self.encoderLayers = encoderLayers
         self.decoderLayers = decoderLayers
 
-        let bias = try checkpoint.tensor("final_logits_bias", shape: [1, decoderVocab]).data
-        let outputWeight: [Float]
+        let bias = try checkpoint.buffer("final_logits_bias", shape: [1, decoderVocab])
         if config.tieWordEmbeddings {
-            outputWeight = decoderEmbedTokens.array
-            if checkpoint.contains("lm_head.weight") { _ = try checkpoint.tensor("lm_head.weight", shape: [decoderVocab, d]) }
+            if checkpoint.contains("lm_head.weight") { try checkpoint.checkUnused("lm_head.weight", shape: [decoderVocab, d]) }
+            lmHead = try Linear(weight: decoderEmbedTokens.pointer, bias: bias, inFeatures: d, outFeatures: decoderVocab)
         } else {
-            outputWeight = try checkpoint.tensor("lm_head.weight", shape: [decoderVocab, d]).data
+            let weight = try checkpoint.buffer("lm_head.weight", shape: [decoderVocab, d])
+            lmHead = try Linear(weight: weight.pointer, bias: bias, inFeatures: d, outFeatures: decoderVocab)
         }
-        lmHead = try Linear(weight: outputWeight, bias: bias, inFeatures: d, outFeatures: decoderVocab)
         try checkpoint.checkAllUsed()
 
         embedScale = config.scaleEmbedding ? Float(Double(d).squareRoot()) : 1

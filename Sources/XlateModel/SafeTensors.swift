@@ -123,8 +123,8 @@ final class SafeTensorsFile: @unchecked Sendable {
         self.entries = entries
     }
 
-    /// Reads tensor `name` as float32 after checking its shape.
-    func read(_ name: String, expectedShape: [Int]) throws(ModelError) -> Tensor {
+    /// Converts tensor `name` to float32 into `destination` (room for all its elements) after checking its shape.
+    func read(_ name: String, expectedShape: [Int], into destination: UnsafeMutablePointer<Float>) throws(ModelError) {
         guard let entry = entries[name] else { throw .missingTensor(name: name, path: path) }
         guard let type = StorageType(rawValue: entry.dtype) else {
             throw .unsupportedDType(tensor: name, dtype: entry.dtype, path: path)
@@ -133,21 +133,23 @@ final class SafeTensorsFile: @unchecked Sendable {
             throw .wrongShape(tensor: name, got: entry.shape, expected: expectedShape, path: path)
         }
         let count = entry.range.count / type.size
-        let source = UnsafeRawBufferPointer(rebasing: file.bytes[(dataStart + entry.range.lowerBound)..<(dataStart + entry.range.upperBound)])
-        let values = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-            let destination = buffer.baseAddress!
-            let bytes = source.baseAddress!
-            switch type {
-            case .f32: UnsafeMutableRawPointer(destination).copyMemory(from: bytes, byteCount: count * 4)
-            case .f16: HalfPrecision.convert(float16: bytes.assumingMemoryBound(to: UInt16.self), to: destination, count: count)
-            case .bf16: HalfPrecision.convert(bfloat16: bytes.assumingMemoryBound(to: UInt16.self), to: destination, count: count)
-            }
-            initialized = count
+        let bytes = file.bytes.baseAddress! + dataStart + entry.range.lowerBound
+        switch type {
+        case .f32: UnsafeMutableRawPointer(destination).copyMemory(from: bytes, byteCount: count * 4)
+        case .f16: HalfPrecision.convert(float16: bytes.assumingMemoryBound(to: UInt16.self), to: destination, count: count)
+        case .bf16: HalfPrecision.convert(bfloat16: bytes.assumingMemoryBound(to: UInt16.self), to: destination, count: count)
         }
-        guard values.withUnsafeBufferPointer({ HalfPrecision.allFinite($0.baseAddress!, count: count) }) else {
-            throw .nonFiniteWeights(tensor: name, path: path)
+        guard HalfPrecision.allFinite(destination, count: count) else { throw .nonFiniteWeights(tensor: name, path: path) }
+    }
+
+    /// Reads tensor `name` as float32 after checking its shape.
+    func read(_ name: String, expectedShape: [Int]) throws(ModelError) -> Tensor {
+        let count = expectedShape.reduce(1, *)
+        var values = [Float](repeating: 0, count: count)
+        try values.withUnsafeMutableBufferPointer { (buffer: inout UnsafeMutableBufferPointer<Float>) throws(ModelError) in
+            try read(name, expectedShape: expectedShape, into: buffer.baseAddress!)
         }
-        return Tensor(shape: entry.shape, data: values)
+        return Tensor(shape: expectedShape, data: values)
     }
 }
 
@@ -228,6 +230,28 @@ public final class Checkpoint: @unchecked Sendable {
         guard let file = location[name] else { throw .missingTensor(name: name, path: path) }
         used.insert(name)
         return try file.read(name, expectedShape: shape)
+    }
+
+    /// Reads a tensor as float32 into `destination`, checking its shape.
+    public func read(_ name: String, shape: [Int], into destination: UnsafeMutablePointer<Float>) throws(ModelError) {
+        guard let file = location[name] else { throw .missingTensor(name: name, path: path) }
+        used.insert(name)
+        try file.read(name, expectedShape: shape, into: destination)
+    }
+
+    /// Accounts for a tensor that is not needed (a stored copy of a tied weight) after checking its dtype and shape.
+    public func checkUnused(_ name: String, shape: [Int]) throws(ModelError) {
+        guard let file = location[name], let entry = file.entries[name] else { throw .missingTensor(name: name, path: path) }
+        guard StorageType(rawValue: entry.dtype) != nil else { throw .unsupportedDType(tensor: name, dtype: entry.dtype, path: file.path) }
+        guard entry.shape == shape else { throw .wrongShape(tensor: name, got: entry.shape, expected: shape, path: file.path) }
+        used.insert(name)
+    }
+
+    /// Reads a tensor as float32 into new storage, checking its shape.
+    public func buffer(_ name: String, shape: [Int]) throws(ModelError) -> FloatBuffer {
+        let buffer = FloatBuffer(uninitializedCount: shape.reduce(1, *))
+        try read(name, shape: shape, into: buffer.pointer)
+        return buffer
     }
 
     /// Throws if the checkpoint holds tensors that nothing read.

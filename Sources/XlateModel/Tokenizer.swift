@@ -147,21 +147,17 @@ public struct MarianTokenizer: Tokenizer {
         do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
             throw .unreadableFile(path: path, reason: error.localizedDescription)
         }
-        guard let object = JSONValue.parse(data)?.objectValue else {
-            throw .tokenizer(path: path, reason: "not a JSON object of piece → id")
-        }
-        var vocabulary: [String: Int] = [:]
-        vocabulary.reserveCapacity(object.count)
-        for (piece, value) in object {
-            guard let id = value.intValue else {
-                throw .tokenizer(path: path, reason: "the id of '\(piece)' is not an integer")
-            }
-            guard id >= 0, id < limit else {
+        // Fast path: a flat object of integers. The general parser only runs to explain what is wrong.
+        if let vocabulary = try? JSONDecoder().decode([String: Int].self, from: data) {
+            if let (piece, id) = vocabulary.first(where: { $0.value < 0 || $0.value >= limit }) {
                 throw .tokenizer(path: path, reason: "piece '\(piece)' has id \(id), outside the model's vocabulary of \(limit)")
             }
-            vocabulary[piece] = id
+            return vocabulary
         }
-        return vocabulary
+        if let (piece, _) = JSONValue.parse(data)?.objectValue?.first(where: { $0.value.intValue == nil }) {
+            throw .tokenizer(path: path, reason: "the id of '\(piece)' is not an integer")
+        }
+        throw .tokenizer(path: path, reason: "not a JSON object of piece → id")
     }
 
     public func encode(_ text: String) -> TokenizedText {
