@@ -109,14 +109,30 @@ void xk_pack_weight(const float *w, int n, int k, float *packed) {
     }
 }
 
-static inline __attribute__((always_inline)) void tile(const float *x, int k, const float *panel, int rows,
+// Loads 32 weights of one k row of a panel as floats: two vectors of 16.
+static inline __attribute__((always_inline)) void load_f32(const void *panel, int kk, v16 *w0, v16 *w1) {
+    const float *p = (const float *)panel + (size_t)kk * NR;
+    *w0 = *(const v16 *)p;
+    *w1 = *(const v16 *)(p + 16);
+}
+
+typedef _Float16 h16 __attribute__((vector_size(32), aligned(2)));
+
+// The same from half-precision storage (exact: every half is a float).
+static inline __attribute__((always_inline)) void load_f16(const void *panel, int kk, v16 *w0, v16 *w1) {
+    const _Float16 *p = (const _Float16 *)panel + (size_t)kk * NR;
+    *w0 = __builtin_convertvector(*(const h16 *)p, v16);
+    *w1 = __builtin_convertvector(*(const h16 *)(p + 16), v16);
+}
+
+static inline __attribute__((always_inline)) void tile(const float *x, int k, const void *panel, int half, int rows,
                                                       const float *bias, float *y, int ldy, int cols) {
     v16 a0[MR], a1[MR];
 #pragma clang loop unroll(full)
     for (int i = 0; i < rows; i++) { a0[i] = (v16){0}; a1[i] = (v16){0}; }
     for (int kk = 0; kk < k; kk++) {
-        v16 w0 = *(const v16 *)(panel + kk * NR);
-        v16 w1 = *(const v16 *)(panel + kk * NR + 16);
+        v16 w0, w1;
+        if (half) load_f16(panel, kk, &w0, &w1); else load_f32(panel, kk, &w0, &w1);
 #pragma clang loop unroll(full)
         for (int i = 0; i < rows; i++) {
             float xv = x[(size_t)i * k + kk];
@@ -141,23 +157,56 @@ static inline __attribute__((always_inline)) void tile(const float *x, int k, co
 }
 
 #define TILE(R) \
-    case R: tile(xb, k, panel, R, bp, yb, n, cols); break;
+    case R: tile(xb, k, panel, HALF, R, bp, yb, n, cols); break;
+
+#define GEMM_BODY                                                                                                  \
+    int panels = (n + NR - 1) / NR;                                                                                \
+    for (int p = 0; p < panels; p++) {                                                                             \
+        const char *panel = (const char *)packed + (size_t)p * k * NR * ELEMENT;                                   \
+        int cols = n - p * NR < NR ? n - p * NR : NR;                                                              \
+        float bpad[NR];                                                                                            \
+        const float *bp = 0;                                                                                       \
+        if (bias) { memset(bpad, 0, sizeof bpad); memcpy(bpad, bias + p * NR, cols * sizeof(float)); bp = bpad; }  \
+        for (int m0 = 0; m0 < m; m0 += MR) {                                                                       \
+            int rows = m - m0 < MR ? m - m0 : MR;                                                                  \
+            const float *xb = x + (size_t)m0 * k;                                                                  \
+            float *yb = y + (size_t)m0 * n + p * NR;                                                               \
+            switch (rows) { TILE(12) TILE(11) TILE(10) TILE(9) TILE(8) TILE(7) TILE(6) TILE(5) TILE(4) TILE(3)     \
+                            TILE(2) TILE(1) }                                                                      \
+        }                                                                                                          \
+    }
 
 XK_CLONES void xk_gemm_packed(const float *x, int m, int k, const float *packed, const float *bias, int n, float *y) {
+#define HALF 0
+#define ELEMENT 4
+    GEMM_BODY
+#undef HALF
+#undef ELEMENT
+}
+
+XK_CLONES void xk_gemm_packed_f16(const float *x, int m, int k, const uint16_t *packed, const float *bias, int n, float *y) {
+#define HALF 1
+#define ELEMENT 2
+    GEMM_BODY
+#undef HALF
+#undef ELEMENT
+}
+
+int xk_pack_weight_f16(const float *w, int n, int k, uint16_t *packed) {
     int panels = (n + NR - 1) / NR;
+    _Float16 *out = (_Float16 *)packed;
     for (int p = 0; p < panels; p++) {
-        const float *panel = packed + (size_t)p * k * NR;
-        int cols = n - p * NR < NR ? n - p * NR : NR;
-        float bpad[NR];
-        const float *bp = 0;
-        if (bias) { memset(bpad, 0, sizeof bpad); memcpy(bpad, bias + p * NR, cols * sizeof(float)); bp = bpad; }
-        for (int m0 = 0; m0 < m; m0 += MR) {
-            int rows = m - m0 < MR ? m - m0 : MR;
-            const float *xb = x + (size_t)m0 * k;
-            float *yb = y + (size_t)m0 * n + p * NR;
-            switch (rows) { TILE(12) TILE(11) TILE(10) TILE(9) TILE(8) TILE(7) TILE(6) TILE(5) TILE(4) TILE(3) TILE(2) TILE(1) }
-        }
+        _Float16 *panel = out + (size_t)p * k * NR;
+        for (int kk = 0; kk < k; kk++)
+            for (int j = 0; j < NR; j++) {
+                int col = p * NR + j;
+                float value = col < n ? w[(size_t)col * k + kk] : 0.0f;
+                _Float16 half = (_Float16)value;
+                if ((float)half != value) return 0;
+                panel[kk * NR + j] = half;
+            }
     }
+    return 1;
 }
 
 // MARK: Conversions for loading checkpoints

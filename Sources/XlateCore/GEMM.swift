@@ -24,25 +24,38 @@ public enum GEMMPath: String, Sendable {
 }
 
 /// A weight matrix `W [outFeatures, inFeatures]` (PyTorch's `nn.Linear.weight`) stored in the layout the GEMM path
-/// wants: packed panels for the packed kernel, row-major for OpenBLAS.
+/// wants: packed panels for the packed kernel — in half precision when every weight is exactly a half (a float16
+/// checkpoint: half the memory and bandwidth, identical results) — or row-major floats for OpenBLAS.
 public struct WeightMatrix: Sendable {
     public let outFeatures: Int
     public let inFeatures: Int
     public let path: GEMMPath
-    private let storage: FloatBuffer
+    /// True when the packed panels hold halves.
+    public let isHalf: Bool
+    private let storage: AlignedBuffer
 
     /// Copies (OpenBLAS) or packs (packed kernel) the row-major weight at `weight`.
     public init(_ weight: UnsafePointer<Float>, outFeatures: Int, inFeatures: Int, path: GEMMPath = .current) throws(XlateCoreError) {
         self.outFeatures = outFeatures
         self.inFeatures = inFeatures
         self.path = path
+        let (n, k) = (Int32(outFeatures), Int32(inFeatures))
         if path == .openBLAS {
             _ = try BLAS.info()
-            storage = FloatBuffer(uninitializedCount: outFeatures * inFeatures)
-            storage.pointer.update(from: weight, count: outFeatures * inFeatures)
+            storage = AlignedBuffer(byteCount: outFeatures * inFeatures * 4)
+            storage.floats.update(from: weight, count: outFeatures * inFeatures)
+            isHalf = false
+            return
+        }
+        let elements = xk_packed_size(n, k)
+        let halves = AlignedBuffer(byteCount: elements * 2)
+        if xk_pack_weight_f16(weight, n, k, halves.halves) != 0 {
+            storage = halves
+            isHalf = true
         } else {
-            storage = FloatBuffer(uninitializedCount: xk_packed_size(Int32(outFeatures), Int32(inFeatures)))
-            xk_pack_weight(weight, Int32(outFeatures), Int32(inFeatures), storage.pointer)
+            storage = AlignedBuffer(byteCount: elements * 4)
+            xk_pack_weight(weight, n, k, storage.floats)
+            isHalf = false
         }
     }
 
@@ -53,13 +66,36 @@ public struct WeightMatrix: Sendable {
         }
     }
 
+    /// Bytes of weight storage.
+    public var byteCount: Int { storage.byteCount }
+
     /// `y [rows, out] = x [rows, in] · Wᵀ + bias`.
     public func multiply(_ x: UnsafePointer<Float>, rows: Int, bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>) {
         guard rows > 0 else { return }
-        if path == .openBLAS {
-            Ops.linear(x, rows: rows, inFeatures: inFeatures, weight: storage.pointer, bias: bias, outFeatures: outFeatures, into: y)
-        } else {
-            xk_gemm_packed(x, Int32(rows), Int32(inFeatures), storage.pointer, bias, Int32(outFeatures), y)
+        let (m, n, k) = (Int32(rows), Int32(outFeatures), Int32(inFeatures))
+        switch (path, isHalf) {
+        case (.openBLAS, _):
+            Ops.linear(x, rows: rows, inFeatures: inFeatures, weight: storage.floats, bias: bias, outFeatures: outFeatures, into: y)
+        case (_, true):
+            xk_gemm_packed_f16(x, m, k, storage.halves, bias, n, y)
+        case (_, false):
+            xk_gemm_packed(x, m, k, storage.floats, bias, n, y)
         }
     }
+}
+
+/// Bytes at a 64-byte-aligned address (a cache line, an AVX-512 register), viewed as floats or halves.
+final class AlignedBuffer: @unchecked Sendable {
+    let raw: UnsafeMutableRawPointer
+    let byteCount: Int
+
+    init(byteCount: Int) {
+        self.byteCount = byteCount
+        raw = .allocate(byteCount: max(byteCount, 64), alignment: 64)
+    }
+
+    deinit { raw.deallocate() }
+
+    var floats: UnsafeMutablePointer<Float> { raw.assumingMemoryBound(to: Float.self) }
+    var halves: UnsafeMutablePointer<UInt16> { raw.assumingMemoryBound(to: UInt16.self) }
 }

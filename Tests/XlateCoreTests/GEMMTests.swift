@@ -45,6 +45,26 @@ struct GEMMTests {
         }
     }
 
+    @Test func halfRepresentableWeightsArePackedAsHalvesWithIdenticalResults() throws {
+        guard GEMMPath.current != .openBLAS else { return }
+        var seed: UInt64 = 7
+        let (rows, out, k) = (13, 70, 48)
+        let x = random(rows * k, seed: &seed)
+        let halves = random(out * k, seed: &seed).map { Float(Float16($0)) }
+        let half = try WeightMatrix(halves, outFeatures: out, inFeatures: k)
+        #expect(half.isHalf)
+        #expect(half.byteCount < out * k * 4)
+        let notHalves = halves.enumerated().map { $0.offset == 5 ? $0.element + 1e-6 : $0.element }
+        #expect(!(try WeightMatrix(notHalves, outFeatures: out, inFeatures: k)).isHalf)
+        // The same product from half panels and from OpenBLAS over floats.
+        let floats = try WeightMatrix(halves, outFeatures: out, inFeatures: k, path: .openBLAS)
+        var fromHalves = [Float](repeating: 0, count: rows * out)
+        var fromFloats = [Float](repeating: 0, count: rows * out)
+        half.multiply(x, rows: rows, bias: nil, into: &fromHalves)
+        floats.multiply(x, rows: rows, bias: nil, into: &fromFloats)
+        #expect(zip(fromHalves, fromFloats).allSatisfy { abs($0 - $1) < 1e-5 })
+    }
+
     @Test func pathReflectsTheCPU() {
         if CPUFeatures.current.hasAVX512, ProcessInfo.processInfo.environment["XLATE_GEMM"] == nil {
             #expect(GEMMPath.current == .packedAVX512)

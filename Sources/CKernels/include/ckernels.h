@@ -34,6 +34,13 @@ void xk_pack_weight(const float *w, int n, int k, float *packed);
 /// `y[m, n] = x[m, k] · wᵀ + bias` (bias may be NULL) with `w` packed by `xk_pack_weight`.
 void xk_gemm_packed(const float *x, int m, int k, const float *packed, const float *bias, int n, float *y);
 
+/// Packs `w` into half-precision panels when every value is exactly representable as a half (weights that came
+/// from a float16 checkpoint); returns 0, leaving `packed` unspecified, when one is not.
+int xk_pack_weight_f16(const float *w, int n, int k, uint16_t *packed);
+
+/// `xk_gemm_packed` over half-precision panels (widened to float in registers: exact, so results are identical).
+void xk_gemm_packed_f16(const float *x, int m, int k, const uint16_t *packed, const float *bias, int n, float *y);
+
 /// The instruction set the kernels run with: 4 (x86-64-v4, AVX-512), 3 (x86-64-v3, AVX2 + FMA) or 0 (baseline).
 int xk_gemm_level(void);
 
