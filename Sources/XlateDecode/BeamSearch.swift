@@ -60,16 +60,23 @@ public struct BeamSearch: SearchStrategy {
                 slots: Array(repeating: Slot(), count: numBeams))
         }
         var active = Array(0..<encoded.batchSize)
+        // Room for every beam, but the first step feeds one row per sentence: all beams hold the same start token,
+        // so their rows would be identical (the other beams' -1e9 scores are applied to copies of that row).
         var state = model.makeDecoderState(for: encoded, rowSentences: active.flatMap { Array(repeating: $0, count: numBeams) })
+        state.reorder(active.map { $0 * numBeams })
+        var rowsPerSentence = 1
 
         while !active.isEmpty {
-            let tokens = active.flatMap { s in sentences[s].running.map { $0.tokens.last! } }
+            let tokens = active.flatMap { s in sentences[s].running.prefix(rowsPerSentence).map { $0.tokens.last! } }
             model.decodeStep(tokens, state: &state, crossAttention: options.crossAttention)
             let vocabularySize = state.vocabularySize
+            let perSentence = rowsPerSentence
+            /// The decoder row holding beam `b` of the sentence whose first row is `firstRow`.
+            func row(_ firstRow: Int, _ b: Int) -> Int { firstRow + (perSentence == 1 ? 0 : b) }
             // Attention rows of this step, taken before the logits are borrowed mutably.
             let attention: [[Float]?] = wantAttention
                 ? active.enumerated().flatMap { position, s in
-                    (0..<numBeams).map { b in attentionRow(state, row: position * numBeams + b, length: encoded.lengths[s]) }
+                    (0..<perSentence).map { r in attentionRow(state, row: position * perSentence + r, length: encoded.lengths[s]) }
                 }
                 : []
             var rows: [Int] = []
@@ -77,23 +84,28 @@ public struct BeamSearch: SearchStrategy {
 
             state.logits.withUnsafeMutableBufferPointer { all in
                 for (position, s) in active.enumerated() {
-                    let firstRow = position * numBeams
+                    let firstRow = position * perSentence
                     let curLength = sentences[s].running[0].tokens.count
-                    // log-softmax, then processors, then add the running score (as `_beam_search`).
+                    func logits(_ r: Int) -> UnsafeMutableBufferPointer<Float> {
+                        UnsafeMutableBufferPointer(rebasing: all[(r * vocabularySize)..<((r + 1) * vocabularySize)])
+                    }
+                    // log-softmax, then processors (once per row), then add the running score (as `_beam_search`).
+                    for r in 0..<perSentence {
+                        Ops.logSoftmax(logits(firstRow + r).baseAddress!, count: vocabularySize)
+                        processors.apply(logits(firstRow + r), sequence: sentences[s].running[r].tokens)
+                    }
                     var top = TopK(k: beamsToKeep)
                     for b in 0..<numBeams {
-                        let row = UnsafeMutableBufferPointer(rebasing: all[((firstRow + b) * vocabularySize)..<((firstRow + b + 1) * vocabularySize)])
-                        Ops.logSoftmax(row.baseAddress!, count: vocabularySize)
-                        processors.apply(row, sequence: sentences[s].running[b].tokens)
+                        let scores = logits(row(firstRow, b))
                         let runningScore = sentences[s].running[b].score
                         for v in 0..<vocabularySize {
-                            top.insert(row[v] + runningScore, index: b * vocabularySize + v)
+                            top.insert(scores[v] + runningScore, index: b * vocabularySize + v)
                         }
                     }
                     let candidates = top.sorted.map { entry in
                         Candidate(
                             beam: entry.index / vocabularySize, token: entry.index % vocabularySize, score: entry.value,
-                            tokenScore: all[(firstRow + entry.index / vocabularySize) * vocabularySize + entry.index % vocabularySize])
+                            tokenScore: all[row(firstRow, entry.index / vocabularySize) * vocabularySize + entry.index % vocabularySize])
                     }
                     let hitsStop = candidates.map { eos.contains($0.token) || curLength + 1 >= maxLength }
                     func extended(_ c: Candidate, score: Float) -> Beam {
@@ -101,8 +113,8 @@ public struct BeamSearch: SearchStrategy {
                         beam.tokens.append(c.token)
                         beam.tokenScores.append(c.tokenScore)
                         beam.score = score
-                        if wantAttention, let row = attention[firstRow + c.beam] {
-                            beam.attention!.append(row)
+                        if wantAttention, let weights = attention[row(firstRow, c.beam)] {
+                            beam.attention!.append(weights)
                         }
                         return beam
                     }
@@ -138,12 +150,13 @@ public struct BeamSearch: SearchStrategy {
                     sentences[s] = sentence
                     if !sentence.done {
                         stillActive.append(s)
-                        rows += nextRunning.map { firstRow + candidates[$0].beam }
+                        rows += nextRunning.map { row(firstRow, candidates[$0].beam) }
                     }
                 }
             }
             state.reorder(rows)
             active = stillActive
+            rowsPerSentence = numBeams
         }
 
         return sentences.map { sentence in

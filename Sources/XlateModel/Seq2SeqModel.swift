@@ -85,7 +85,9 @@ public struct DecoderState: ~Copyable, Sendable {
     private(set) var capacity: Int
     let maxLength: Int
     let maxRows: Int
-    /// Per layer `[rows at the last growth, capacity, width]`.
+    /// Rows the caches have room for: `maxRows`, then the rows running when the caches last grew.
+    private(set) var allocatedRows: Int
+    /// Per layer `[allocatedRows, capacity, width]`.
     private(set) var selfKeys: [FloatBuffer]
     private(set) var selfValues: [FloatBuffer]
     /// Target of `reorder`'s gather, swapped with the cache it reorders.
@@ -103,6 +105,7 @@ public struct DecoderState: ~Copyable, Sendable {
         self.width = width
         self.maxLength = maxLength
         maxRows = rowSentences.count
+        allocatedRows = maxRows
         capacity = min(16, maxLength)
         let size = maxRows * capacity * width
         selfKeys = (0..<layers).map { _ in FloatBuffer(uninitializedCount: size) }
@@ -118,9 +121,12 @@ public struct DecoderState: ~Copyable, Sendable {
 
     public var rows: Int { rowSentences.count }
 
-    /// Keeps rows `indices` (in that order; an index may repeat): beam reordering and dropping finished rows.
+    /// Keeps rows `indices` (in that order; an index may repeat): beam reordering, dropping finished rows, and
+    /// expanding one row into several beams. There can be at most as many rows as the state was made with, and
+    /// once the caches have grown, at most as many as were running then.
     public mutating func reorder(_ indices: [Int]) {
-        precondition(indices.count <= rows && indices.allSatisfy { $0 >= 0 && $0 < rows }, "reorder can only keep or repeat existing rows")
+        precondition(indices.allSatisfy { $0 >= 0 && $0 < rows }, "reorder can only keep or repeat existing rows")
+        precondition(indices.count <= allocatedRows, "reorder to \(indices.count) rows exceeds the \(allocatedRows) allocated")
         if indices.count == rows, indices.elementsEqual(0..<rows) { return }
         let stride = capacity * width
         let used = step * width
@@ -156,6 +162,7 @@ public struct DecoderState: ~Copyable, Sendable {
         selfValues = selfValues.map(grow)
         spare = FloatBuffer(uninitializedCount: rows * newStride)
         capacity = newCapacity
+        allocatedRows = rows
     }
 
     /// The self-attention cache of `layer`: keys and values, row `r` position `p` at `(r · capacity + p) · width`.
