@@ -74,6 +74,34 @@ XK_CLONES void xk_silu(float *x, int n) {
     for (int i = 0; i < n; i++) x[i] = x[i] / (1.0f + xk_exp(-x[i]));
 }
 
+// Scaled dot-product attention of one query over `count` keys for one head; keys/values rows `stride` apart.
+// Leaves the probabilities in `scores`.
+XK_CLONES void xk_attend(const float *query, const float *keys, const float *values, int stride, int count,
+                         int head_dim, float scaling, float *scores, float *output) {
+#pragma clang fp reassociate(on)  // lets the dot products vectorise
+    float m = -INFINITY;
+    for (int j = 0; j < count; j++) {
+        const float *key = keys + (size_t)j * stride;
+        float dot = 0.0f;
+        for (int d = 0; d < head_dim; d++) dot += query[d] * key[d];
+        scores[j] = dot * scaling;
+        m = scores[j] > m ? scores[j] : m;
+    }
+    float sum = 0.0f;
+    for (int j = 0; j < count; j++) {
+        scores[j] = xk_exp(scores[j] - m);
+        sum += scores[j];
+    }
+    float inverse = 1.0f / sum;
+    for (int d = 0; d < head_dim; d++) output[d] = 0.0f;
+    for (int j = 0; j < count; j++) {
+        float p = scores[j] * inverse;
+        scores[j] = p;
+        const float *value = values + (size_t)j * stride;
+        for (int d = 0; d < head_dim; d++) output[d] += p * value[d];
+    }
+}
+
 // MARK: GEMM with pre-packed weights
 //
 // y[m, n] = x[m, k] · wᵀ + bias for a weight w [n, k] (PyTorch's nn.Linear layout) packed once at load into

@@ -68,6 +68,16 @@ public enum Ops {
         xk_dot(a, b, Int32(count))
     }
 
+    /// Scaled dot-product attention of one query over `count` keys for one head; key/value rows `stride` floats
+    /// apart. Leaves the probabilities in `scores` and writes the head's output (`headDim` floats) to `output`.
+    @inline(__always)
+    public static func attend(
+        query: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>, stride: Int,
+        count: Int, headDim: Int, scaling: Float, scores: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>
+    ) {
+        xk_attend(query, keys, values, Int32(stride), Int32(count), Int32(headDim), scaling, scores, output)
+    }
+
     /// `y[i] += alpha · x[i]`.
     @inline(__always)
     public static func axpy(_ alpha: Float, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, count: Int) {

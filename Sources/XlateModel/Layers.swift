@@ -62,14 +62,9 @@ func attendOne(
     query: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>, stride: Int,
     count: Int, headDim: Int, scaling: Float, scores: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>
 ) {
-    for j in 0..<count {
-        scores[j] = Ops.dot(query, keys + j * stride, count: headDim) * scaling
-    }
-    Ops.softmax(scores, count: count)
-    output.initialize(repeating: 0, count: headDim)
-    for j in 0..<count {
-        Ops.axpy(scores[j], values + j * stride, output, count: headDim)
-    }
+    Ops.attend(
+        query: query, keys: keys, values: values, stride: stride, count: count, headDim: headDim, scaling: scaling,
+        scores: scores, output: output)
 }
 
 /// `MarianAttention` / `BartAttention` weights: `q_proj`, `k_proj`, `v_proj`, `out_proj`.

@@ -22,6 +22,11 @@ float xk_dot(const float *a, const float *b, int n);
 /// `y[i] += alpha * x[i]`.
 void xk_axpy(float alpha, const float *x, float *y, int n);
 
+/// Scaled dot-product attention of one query (`head_dim` floats) over `count` keys for one head: keys and values
+/// rows are `stride` floats apart. Writes the probabilities to `scores` and the weighted values to `output`.
+void xk_attend(const float *query, const float *keys, const float *values, int stride, int count, int head_dim,
+               float scaling, float *scores, float *output);
+
 /// `x[i] = x[i] * sigmoid(x[i])` (SiLU / swish).
 void xk_silu(float *x, int n);
 
