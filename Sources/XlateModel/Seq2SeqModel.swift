@@ -81,7 +81,8 @@ public struct DecoderState: ~Copyable, Sendable {
 
     /// Floats per position in the self-attention cache (heads × head size).
     let width: Int
-    /// Positions allocated per row in the cache; grows by doubling up to `maxLength`.
+    /// Positions allocated per row in the cache; grows by `growth` positions up to `maxLength` (doubling would hold
+    /// up to twice the memory needed; the extra copies of fixed steps are small next to beam reordering's).
     private(set) var capacity: Int
     let maxLength: Int
     let maxRows: Int
@@ -106,7 +107,7 @@ public struct DecoderState: ~Copyable, Sendable {
         self.maxLength = maxLength
         maxRows = rowSentences.count
         allocatedRows = maxRows
-        capacity = min(16, maxLength)
+        capacity = min(Self.growth, maxLength)
         let size = maxRows * capacity * width
         selfKeys = (0..<layers).map { _ in FloatBuffer(uninitializedCount: size) }
         selfValues = (0..<layers).map { _ in FloatBuffer(uninitializedCount: size) }
@@ -120,6 +121,9 @@ public struct DecoderState: ~Copyable, Sendable {
     }
 
     public var rows: Int { rowSentences.count }
+
+    /// Cache positions added at a time.
+    static let growth = 32
 
     /// Keeps rows `indices` (in that order; an index may repeat): beam reordering, dropping finished rows, and
     /// expanding one row into several beams. There can be at most as many rows as the state was made with, and
@@ -149,7 +153,7 @@ public struct DecoderState: ~Copyable, Sendable {
     mutating func reserveNextPosition() {
         precondition(step < maxLength, "decoder step \(step) exceeds the model's \(maxLength) positions")
         guard step >= capacity else { return }
-        let newCapacity = min(maxLength, capacity * 2)
+        let newCapacity = min(maxLength, capacity + Self.growth)
         let (oldStride, newStride) = (capacity * width, newCapacity * width)
         func grow(_ cache: FloatBuffer) -> FloatBuffer {
             let grown = FloatBuffer(uninitializedCount: rows * newStride)
