@@ -6,6 +6,7 @@ PREFIX    ?= /usr/local
 SWIFT_TEST_FLAGS ?= -c release -Xswiftc -enable-testing
 PYTHON_VENV ?= $(HOME)/.cache/xlate/venv
 BIN = .build/$(CONFIG)/xlate
+BENCH_ARGS ?=
 
 .PHONY: help setup build run test fixtures bench install clean
 
@@ -15,6 +16,8 @@ help:
 	@echo "make run       build, then translate a sample with the bundled en-de model"
 	@echo "make test      run all tests (no Python needed)"
 	@echo "make fixtures  regenerate Fixtures/ with transformers (makes a virtualenv in $(PYTHON_VENV))"
+	@echo "make bench     compare xlate with CTranslate2 and transformers (virtualenv in ~/.cache/xlate/bench-venv;"
+	@echo "               BENCH_ARGS=\"--lines 100\" for a quick run)"
 	@echo "make install   install xlate and the bundled models under PREFIX ($(PREFIX))"
 
 # The system libraries the build links against; installed only when missing.
@@ -38,6 +41,10 @@ fixtures:
 	test -x $(PYTHON_VENV)/bin/python || python3 -m venv $(PYTHON_VENV)
 	$(PYTHON_VENV)/bin/pip install -q -r Fixtures/requirements.txt
 	$(PYTHON_VENV)/bin/python Fixtures/generate.py
+	$(PYTHON_VENV)/bin/python Fixtures/generate_t5.py
+
+bench: setup
+	Benchmarks/run.sh $(BENCH_ARGS)
 
 install: build
 	install -d $(PREFIX)/bin $(PREFIX)/share/xlate/models

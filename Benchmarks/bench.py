@@ -86,8 +86,11 @@ def worker_ct2(a) -> dict:
     t1 = time.perf_counter()
     source_spm = spm.SentencePieceProcessor(model_file=os.path.join(a.model, "source.spm"))
     target_spm = spm.SentencePieceProcessor(model_file=os.path.join(a.model, "target.spm"))
+    # intra: one batch at a time on all threads (the default here); inter: one batch per thread, single-threaded
+    # (how xlate's --threads works).
+    intra, inter = (a.threads, 1) if a.ct2_parallel == "intra" else (1, a.threads)
     translator = ctranslate2.Translator(
-        a.ct2_dir, device="cpu", intra_threads=a.threads, inter_threads=1, compute_type=a.compute_type)
+        a.ct2_dir, device="cpu", intra_threads=intra, inter_threads=inter, compute_type=a.compute_type)
     t2 = time.perf_counter()
 
     lines = read_lines(a.input)
@@ -100,14 +103,17 @@ def worker_ct2(a) -> dict:
         # model's max_position_embeddings keeping </s>, as transformers and xlate do.
         pieces = pieces[: a.max_source_length - 1] + ["</s>"]
         batch.append(pieces)
+    # transformers' (and xlate's) max_length counts the decoder start token, and the last place goes to the
+    # forced </s>: at most max_length - 2 text tokens. CTranslate2's max_decoding_length counts text tokens only
+    # (no start token, no </s> when the limit is hit), so max_length - 2 gives the same output on runaway lines.
     results = translator.translate_batch(
-        batch, beam_size=a.beam, max_batch_size=a.batch_size, max_decoding_length=a.max_length)
+        batch, beam_size=a.beam, max_batch_size=a.batch_size, max_decoding_length=a.max_length - 2)
     for i, result in zip(todo, results):
         outputs[i] = target_spm.decode(result.hypotheses[0])
     t3 = time.perf_counter()
     write_lines(a.output, outputs)
     return {"import_s": t1 - t0, "load_s": t2 - t1, "translate_s": t3 - t2, "lines": len(lines),
-            "ctranslate2": ctranslate2.__version__}
+            "ctranslate2": ctranslate2.__version__, "intra_threads": intra, "inter_threads": inter}
 
 
 def worker_transformers(a) -> dict:
@@ -150,6 +156,7 @@ def worker_main(argv: list[str]) -> int:
     p.add_argument("--model", required=True)
     p.add_argument("--ct2-dir")
     p.add_argument("--compute-type", default="float32")
+    p.add_argument("--ct2-parallel", choices=["intra", "inter"], default="intra")
     p.add_argument("--input", required=True)
     p.add_argument("--output", required=True)
     p.add_argument("--result", required=True)
@@ -172,11 +179,16 @@ def log(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def child_env(threads: int) -> dict:
+def child_env(threads: int, omp_wait_policy: str) -> dict:
+    """The environment of every engine. xlate picks its OpenBLAS kernel and BLAS threading itself
+    (OPENBLAS_CORETYPE and OPENBLAS_NUM_THREADS unset); the Python engines get their thread count both ways."""
     env = dict(os.environ)
-    env.pop("OPENBLAS_CORETYPE", None)  # xlate picks its OpenBLAS kernel itself
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "XLATE_GEMM"):
+        env.pop(var, None)
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(threads)
+    if omp_wait_policy != "default":
+        env["OMP_WAIT_POLICY"] = omp_wait_policy.upper()
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
     env.setdefault("HF_HUB_OFFLINE", "1")
     env.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
@@ -202,7 +214,8 @@ def run_child(cmd: list[str], env: dict, timeout: float | None = None) -> dict:
         proc.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
         stderr = err.read().decode("utf-8", "replace")
-    return {"wall_s": wall, "peak_rss_mib": usage.ru_maxrss / 1024.0, "rc": proc.returncode,
+    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
+            "peak_rss_mib": usage.ru_maxrss / 1024.0, "rc": proc.returncode,
             "stderr": stderr[-4000:]}
 
 
@@ -230,7 +243,7 @@ def ensure_xlate(a) -> dict:
     if binary.exists() and binary.stat().st_mtime >= newest_mtime(sources):
         return info
     log("building xlate: swift build -c release --product xlate (waits if another build holds the lock)")
-    build = subprocess.run(["swift", "build", "-c", "release", "--product", "xlate"], cwd=REPO)
+    build = subprocess.run(["swift", "build", "-c", "release", "--product", "xlate"], cwd=REPO, stdout=sys.stderr)
     if build.returncode == 0:
         info["built"] = True
     elif binary.exists():
@@ -244,9 +257,13 @@ def ensure_xlate(a) -> dict:
 def xlate_version(binary: str, env: dict) -> dict:
     out = subprocess.run([binary, "--version"], env=env, capture_output=True, text=True).stdout
     kernel = re.search(r"^OpenBLAS kernel:\s*(.*)$", out, re.M)
+    gemm = re.search(r"^GEMM:\s*(.*)$", out, re.M)
     name = kernel.group(1).split()[0] if kernel else "?"
+    help_text = subprocess.run([binary, "--help"], env=env, capture_output=True, text=True).stdout
     return {"text": out.strip(), "openblas_kernel": name,
-            "openblas_kernel_line": kernel.group(1).strip() if kernel else None}
+            "openblas_kernel_line": kernel.group(1).strip() if kernel else None,
+            "gemm": gemm.group(1).strip() if gemm else None,
+            "has_split_option": "--split" in help_text}
 
 
 def ct2_model(a, quantization: str, env: dict) -> str:
@@ -303,44 +320,60 @@ def count_tokens(target_spm, lines: list[str]) -> int:
 
 
 def run_engine(a, engine: str, beam: int, inp: Path, work: Path, env: dict, ct2_dirs: dict) -> dict:
-    """Runs one engine at one beam size `a.repeat` times; keeps the fastest run's numbers and all times."""
+    """Runs one engine at one beam size once, in its own process."""
     out = work / f"{engine}-beam{beam}.de"
-    runs = []
-    for r in range(a.repeat):
-        if engine == "xlate":
-            cmd = [a.xlate_bin, "--model", a.model, "-i", str(inp), "-o", str(out), "--beam", str(beam),
-                   "--batch-size", str(a.batch_size), "--threads", str(a.threads), "--max-length", str(a.max_length)]
-            child = run_child(cmd, env, a.timeout)
-            run = {"process_s": child["wall_s"], "peak_rss_mib": child["peak_rss_mib"], "rc": child["rc"]}
+    loadavg = os.getloadavg()[0]
+    if engine == "xlate":
+        cmd = [a.xlate_bin, "--model", a.model, "-i", str(inp), "-o", str(out), "--beam", str(beam),
+               "--batch-size", str(a.batch_size), "--threads", str(a.threads), "--max-length", str(a.max_length)]
+        cmd += a.xlate_extra
+    else:
+        result = work / f"{engine}-beam{beam}.json"
+        result.unlink(missing_ok=True)
+        cmd = [sys.executable, str(Path(__file__).resolve()), "worker", "--model", a.model, "--input", str(inp),
+               "--output", str(out), "--result", str(result), "--beam", str(beam),
+               "--batch-size", str(a.batch_size), "--threads", str(a.threads), "--max-length", str(a.max_length),
+               "--max-source-length", str(a.max_source_length)]
+        if engine.startswith("ct2-"):
+            cmd += ["--engine", "ct2", "--ct2-dir", ct2_dirs[engine], "--compute-type", engine[4:],
+                    "--ct2-parallel", a.ct2_parallel]
         else:
-            result = work / f"{engine}-beam{beam}.json"
-            result.unlink(missing_ok=True)
-            cmd = [sys.executable, str(Path(__file__).resolve()), "worker", "--model", a.model, "--input", str(inp),
-                   "--output", str(out), "--result", str(result), "--beam", str(beam),
-                   "--batch-size", str(a.batch_size), "--threads", str(a.threads), "--max-length", str(a.max_length),
-                   "--max-source-length", str(a.max_source_length)]
-            if engine.startswith("ct2-"):
-                cmd += ["--engine", "ct2", "--ct2-dir", ct2_dirs[engine], "--compute-type", engine[4:]]
-            else:
-                cmd += ["--engine", "transformers"]
-            child = run_child(cmd, env, a.timeout)
-            run = {"process_s": child["wall_s"], "peak_rss_mib": child["peak_rss_mib"], "rc": child["rc"]}
-            if child["rc"] == 0 and result.exists():
-                run.update(json.loads(result.read_text()))
-        if child["rc"] != 0:
-            log(f"{engine} beam {beam} FAILED (exit {child['rc']}):\n{child['stderr']}")
-            return {"engine": engine, "beam": beam, "error": f"exit {child['rc']}", "stderr": child["stderr"]}
-        if engine == "xlate":
-            # xlate cannot time itself: translation = process wall - (load: the same command on an empty input).
-            run["load_s"] = a.xlate_load["wall_s"]
-            run["translate_s"] = max(run["process_s"] - a.xlate_load["wall_s"], 1e-9)
-        runs.append(run)
-        log(f"{engine:13s} beam {beam}: translate {run['translate_s']:.2f}s, load {run['load_s']:.2f}s, "
-            f"peak RSS {run['peak_rss_mib']:.0f} MiB")
-    best = min(runs, key=lambda r: r["translate_s"])
-    outputs = read_lines(str(out))
-    return {"engine": engine, "beam": beam, "output_file": str(out), **best,
-            "translate_s_all": [r["translate_s"] for r in runs], "outputs": outputs}
+            cmd += ["--engine", "transformers"]
+    child = run_child(cmd, env, a.timeout)
+    run = {"process_s": child["wall_s"], "cpu_s": child["cpu_s"], "peak_rss_mib": child["peak_rss_mib"],
+           "rc": child["rc"], "loadavg_before": loadavg}
+    if child["rc"] != 0:
+        log(f"{engine} beam {beam} FAILED (exit {child['rc']}):\n{child['stderr']}")
+        return {**run, "error": f"exit {child['rc']}", "stderr": child["stderr"]}
+    if engine == "xlate":
+        # xlate cannot time itself: translation = process wall - (load: the same command on an empty input).
+        run["load_s"] = a.xlate_load["wall_s"]
+        run["translate_s"] = max(run["process_s"] - a.xlate_load["wall_s"], 1e-9)
+    else:
+        run.update(json.loads(result.read_text()))
+    run["outputs"] = read_lines(str(out))
+    log(f"{engine:13s} beam {beam}: translate {run['translate_s']:6.2f}s, load {run['load_s']:.2f}s, "
+        f"peak RSS {run['peak_rss_mib']:4.0f} MiB (load average {loadavg:.2f})")
+    return run
+
+
+def summarise(engine: str, beam: int, runs: list[dict], target_spm) -> dict:
+    """The fastest run's numbers (least disturbed by other work), plus every run's translate time."""
+    failed = [r for r in runs if "error" in r]
+    if failed:
+        return {"engine": engine, "beam": beam, **failed[0]}
+    best = dict(min(runs, key=lambda r: r["translate_s"]))
+    times = [r["translate_s"] for r in runs]
+    best.update(engine=engine, beam=beam, runs=len(runs), translate_s_all=times,
+                translate_s_median=statistics.median(times),
+                peak_rss_mib=max(r["peak_rss_mib"] for r in runs))
+    if any(r["outputs"] != runs[0]["outputs"] for r in runs):
+        best["warning"] = "outputs differ between runs"
+    best["target_tokens"] = count_tokens(target_spm, best["outputs"])
+    best["sentences"] = len(best["outputs"])
+    best["tokens_per_s"] = best["target_tokens"] / best["translate_s"]
+    best["sentences_per_s"] = best["sentences"] / best["translate_s"]
+    return best
 
 
 def compare(rows: dict, sources: list[str], engine: str, beam: int, examples: int) -> dict | None:
@@ -379,11 +412,22 @@ def main() -> int:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--max-length", type=int, default=256)
-    p.add_argument("--repeat", type=int, default=1, help="runs per engine and setting; the fastest counts")
+    p.add_argument("--repeat", type=int, default=3,
+                   help="runs per engine and setting, interleaved; the fastest counts (default 3)")
+    p.add_argument("--repeat-transformers", type=int, default=1, help="the same for transformers (default 1)")
+    p.add_argument("--ct2-parallel", choices=["intra", "inter"], default="intra",
+                   help="CTranslate2 threading: intra (default): intra_threads=THREADS, inter_threads=1; inter: "
+                        "inter_threads=THREADS, intra_threads=1, one batch per thread as xlate does")
+    p.add_argument("--omp-wait-policy", choices=["auto", "default", "passive", "active"], default="auto",
+                   help="OMP_WAIT_POLICY for CTranslate2 and torch. Their OpenMP pools spin by default, which is "
+                        "fastest on idle cores and collapses (5-10x) when other work shares them. auto (default): "
+                        "passive when the load average at the start exceeds half the cores, else their default")
     p.add_argument("--examples", type=int, default=5, help="differing lines shown per comparison")
     p.add_argument("--timeout", type=float, default=1800, help="seconds allowed per engine run")
     p.add_argument("--xlate-bin", help="xlate binary (default .build/release/xlate, rebuilt when stale)")
     p.add_argument("--skip-build", action="store_true", help="never run swift build")
+    p.add_argument("--xlate-split", default="none",
+                   help="xlate's --split (default none: each line one segment, as the other engines do)")
     p.add_argument("--cache", default=os.environ.get("XLATE_BENCH_CACHE",
                                                      str(Path.home() / ".cache" / "xlate" / "bench")),
                    help="where converted CTranslate2 models are kept")
@@ -407,7 +451,13 @@ def main() -> int:
     work = results_dir / "work"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
-    env = child_env(a.threads)
+    if a.omp_wait_policy == "auto":
+        busy = os.getloadavg()[0] > 0.5 * (os.cpu_count() or 1)
+        a.omp_wait_policy = "passive" if busy else "default"
+        if busy:
+            log(f"machine busy (load average {os.getloadavg()[0]:.2f}): OMP_WAIT_POLICY=PASSIVE for CTranslate2 "
+                "and torch (--omp-wait-policy default to keep their spinning thread pools)")
+    env = child_env(a.threads, a.omp_wait_policy)
     inp, input_info = prepare_input(a, work)
     sources = read_lines(str(inp))
     log(f"{len(sources)} input lines; engines {', '.join(engines)}; beams {beams}; batch {a.batch_size}; "
@@ -417,17 +467,23 @@ def main() -> int:
             "cpu": cpu_name(), "cores": os.cpu_count(), "loadavg_before": os.getloadavg(),
             "git": git_state(), "model": a.model, "input": input_info,
             "settings": {"beams": beams, "batch_size": a.batch_size, "threads": a.threads,
-                         "max_length": a.max_length, "repeat": a.repeat},
+                         "max_length": a.max_length, "ct2_max_decoding_length": a.max_length - 2,
+                         "repeat": a.repeat, "repeat_transformers": a.repeat_transformers,
+                         "omp_wait_policy": env.get("OMP_WAIT_POLICY", "default"), "ct2_parallel": a.ct2_parallel},
             "python": sys.version.split()[0]}
 
     if "xlate" in engines:
         meta["xlate_build"] = ensure_xlate(a)
         meta["xlate_version"] = xlate_version(a.xlate_bin, env)
-        log(f"xlate: {meta['xlate_version']['openblas_kernel_line']}")
+        v = meta["xlate_version"]
+        a.xlate_extra = ["--split", a.xlate_split] if v["has_split_option"] else []
+        meta["xlate_args"] = a.xlate_extra
+        log(f"xlate: GEMM {v['gemm']}; OpenBLAS kernel {v['openblas_kernel_line']}")
         empty = work / "empty.en"
         empty.write_text("")
         loads = [run_child([a.xlate_bin, "--model", a.model, "-i", str(empty), "-o", str(work / "empty.de"),
-                            "--beam", "4", "--threads", str(a.threads)], env, a.timeout) for _ in range(3)]
+                            "--beam", "4", "--threads", str(a.threads), *a.xlate_extra], env, a.timeout)
+                 for _ in range(3)]
         if any(l["rc"] != 0 for l in loads):
             sys.exit(f"bench: xlate failed on an empty input:\n{loads[0]['stderr']}")
         a.xlate_load = {"wall_s": statistics.median(l["wall_s"] for l in loads),
@@ -444,16 +500,21 @@ def main() -> int:
         meta["ct2_backend"] = ct2_backend(next(iter(ct2_dirs.values())), env, a.threads)
 
     target_spm = spm.SentencePieceProcessor(model_file=str(Path(a.model) / "target.spm"))
-    rows = {}
-    for beam in beams:
-        for engine in engines:
-            row = run_engine(a, engine, beam, inp, work, env, ct2_dirs)
-            if "outputs" in row:
-                row["target_tokens"] = count_tokens(target_spm, row["outputs"])
-                row["sentences"] = len(row["outputs"])
-                row["tokens_per_s"] = row["target_tokens"] / row["translate_s"]
-                row["sentences_per_s"] = row["sentences"] / row["translate_s"]
-            rows[(engine, beam)] = row
+    # Rounds, each running every engine and setting once: a burst of other work on the machine then hits one
+    # run of each rather than every run of one engine. transformers is slow and gets fewer runs.
+    runs = {(engine, beam): [] for beam in beams for engine in engines}
+    rounds = max(a.repeat, a.repeat_transformers if REFERENCE in engines else 0)
+    for r in range(rounds):
+        if rounds > 1:
+            log(f"round {r + 1}/{rounds}")
+        for beam in beams:
+            for engine in engines:
+                wanted = a.repeat_transformers if engine == REFERENCE else a.repeat
+                done = runs[(engine, beam)]
+                if len(done) >= wanted or any("error" in x for x in done):
+                    continue
+                done.append(run_engine(a, engine, beam, inp, work, env, ct2_dirs))
+    rows = {key: summarise(*key, value, target_spm) for key, value in runs.items()}
     meta["loadavg_after"] = os.getloadavg()
 
     comparisons = {}
@@ -475,20 +536,47 @@ def main() -> int:
     return 1 if any("error" in row for row in rows.values()) else 0
 
 
+NOTES = """\
+translate s  translation only (tokenising, decoding, detokenising), fastest run; median s: median over the runs.
+             xlate cannot time itself: its translate s is the process wall time minus its load s, the median wall
+             time of the same command on an empty input (process start + model load). Python engines: load s is
+             the model + tokenizer load, not the Python / torch import.
+cpu s        user + system CPU time of the whole process (load included); less sensitive than wall time to other
+             work on the machine, unless a thread pool spins.
+peak RSS     of the whole process, largest over the runs.
+tokens       target.spm pieces of each output line + 1 (</s>), summed; the same count for every engine."""
+
+
 def print_report(meta, rows, comparisons, engines, beams) -> None:
+    s = meta["settings"]
     print()
     kernel = meta.get("xlate_version", {}).get("openblas_kernel_line")
     print(f"CPU: {meta['cpu']} ({meta['cores']} cores), load average before {meta['loadavg_before'][0]:.2f}, "
           f"after {meta['loadavg_after'][0]:.2f}")
     if kernel:
+        gemm = meta["xlate_version"].get("gemm")
+        if gemm:
+            print(f"xlate GEMM: {gemm}")
         print(f"xlate OpenBLAS kernel: {kernel}")
+        if meta.get("xlate_args"):
+            print(f"xlate extra arguments: {' '.join(meta['xlate_args'])}")
     if "ct2_backend" in meta:
-        print(f"CTranslate2: {meta['ct2_backend']}")
-    s = meta["settings"]
+        t = s["threads"]
+        threads = f"intra_threads={t}, inter_threads=1" if s["ct2_parallel"] == "intra" else \
+            f"inter_threads={t}, intra_threads=1"
+        print(f"CTranslate2: {threads}; {meta['ct2_backend']}")
+    if s["omp_wait_policy"] != "default":
+        print(f"OMP_WAIT_POLICY={s['omp_wait_policy']} for CTranslate2 and torch")
     print(f"input: {meta['input']['lines']} lines ({', '.join(Path(x['file']).name + ':' + str(x['lines']) for x in meta['input']['sets'])}); "
-          f"batch {s['batch_size']}, {s['threads']} threads, max length {s['max_length']}, best of {s['repeat']}")
+          f"batch {s['batch_size']}, {s['threads']} threads, max length {s['max_length']}; fastest of {s['repeat']} runs "
+          f"(transformers: {s['repeat_transformers']})")
+    busy = max(meta["loadavg_before"][0], meta["loadavg_after"][0])
+    if busy > 0.5 * (meta["cores"] or 1):
+        print(f"WARNING: the machine was busy (load average up to {busy:.2f} on {meta['cores']} cores): "
+              "timings are noisy, and\n  the OpenMP thread pools of CTranslate2 and torch suffer most"
+              + (" (try --omp-wait-policy passive)" if s["omp_wait_policy"] == "default" else ""))
     print()
-    header = (f"{'engine':<13} {'beam':>4} {'tgt tok/s':>10} {'sent/s':>8} {'translate s':>11} {'load s':>7} "
+    header = (f"{'engine':<13} {'beam':>4} {'tgt tok/s':>10} {'sent/s':>8} {'translate s':>11} {'median s':>8} {'cpu s':>7} {'load s':>7} "
               f"{'peak RSS MiB':>12} {'tokens':>7} {'= transformers':>15}")
     print(header)
     print("-" * len(header))
@@ -502,13 +590,10 @@ def print_report(meta, rows, comparisons, engines, beams) -> None:
             same = f"{c['identical']}/{c['total']}" if c else ("(reference)" if engine == REFERENCE else "-")
             load = row.get("load_s")
             print(f"{engine:<13} {beam:>4} {fmt(row.get('tokens_per_s'), '10.1f')} {fmt(row.get('sentences_per_s'), '8.2f')} "
-                  f"{fmt(row.get('translate_s'), '11.2f')} {fmt(load, '7.2f')} {fmt(row.get('peak_rss_mib'), '12.0f')} "
+                  f"{fmt(row.get('translate_s'), '11.2f')} {fmt(row.get('translate_s_median'), '8.2f')} {fmt(row.get('cpu_s'), '7.1f')} {fmt(load, '7.2f')} {fmt(row.get('peak_rss_mib'), '12.0f')} "
                   f"{fmt(row.get('target_tokens'), '7d')} {same:>15}")
     print()
-    print("translate s: translation only (tokenising, batching, decoding, detokenising; no model load). For xlate, "
-          "which cannot time itself, it is\nthe process wall time minus the median wall time of the same command "
-          "on an empty input (its 'load s': process start + model load).\nFor the Python engines 'load s' is the "
-          "model + tokenizer load, without the Python/torch import. Peak RSS is the whole process.")
+    print(NOTES)
     for key, c in comparisons.items():
         engine = key.split("/")[0]
         if not c.get("examples"):

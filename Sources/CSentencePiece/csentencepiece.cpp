@@ -40,6 +40,10 @@ extern "C" int32_t spm_piece_count(const spm_processor *processor) {
     return processor->impl.GetPieceSize();
 }
 
+extern "C" const char *spm_id_to_piece(const spm_processor *processor, int32_t id) {
+    return processor->impl.IdToPiece(id).c_str();
+}
+
 extern "C" int spm_encode_pieces(const spm_processor *processor, const char *text, size_t length,
                                  char **out, size_t *out_length, int32_t *out_count,
                                  char *error, size_t error_capacity) {

@@ -9,6 +9,7 @@ public struct ModelResolver: Sendable {
     /// Where models are looked for, in order.
     public let searchPaths: [URL]
 
+    /// A resolver that looks only in `searchPaths`, in order.
     public init(searchPaths: [URL]) { self.searchPaths = searchPaths }
 
     /// The standard search paths for this process.
@@ -38,8 +39,11 @@ public struct ModelResolver: Sendable {
 
     /// A model found on disk.
     public struct Entry: Sendable, Equatable {
+        /// The model folder.
         public let directory: URL
+        /// The source language code, from the folder name.
         public let source: String
+        /// The target language code, from the folder name.
         public let target: String
     }
 
@@ -50,15 +54,22 @@ public struct ModelResolver: Sendable {
         for path in searchPaths {
             let names = (try? FileManager.default.contentsOfDirectory(atPath: path.path)) ?? []
             for name in names.sorted() {
-                let parts = name.split(separator: "-")
                 let directory = path.appendingPathComponent(name)
-                guard parts.count >= 3, FileManager.default.fileExists(atPath: directory.appendingPathComponent("config.json").path),
+                guard let pair = Self.languagePair(folderName: name),
+                    FileManager.default.fileExists(atPath: directory.appendingPathComponent("config.json").path),
                     seen.insert(directory.standardizedFileURL.path).inserted
                 else { continue }
-                entries.append(Entry(directory: directory, source: String(parts[parts.count - 2]), target: String(parts[parts.count - 1])))
+                entries.append(Entry(directory: directory, source: pair.source, target: pair.target))
             }
         }
         return entries
+    }
+
+    /// The languages of a model folder named `*-SRC-TGT` (e.g. `opus-mt-en-de`); nil for other names.
+    public static func languagePair(folderName name: String) -> (source: String, target: String)? {
+        let parts = name.split(separator: "-")
+        guard parts.count >= 3 else { return nil }
+        return (String(parts[parts.count - 2]), String(parts[parts.count - 1]))
     }
 
     /// The first model translating `source` → `target`.
@@ -73,11 +84,16 @@ public struct ModelResolver: Sendable {
 
 /// No model serves the requested language pair.
 public struct ModelNotFound: Error, LocalizedError, Equatable {
+    /// The requested source language.
     public let source: String
+    /// The requested target language.
     public let target: String
+    /// The folders that were searched, in order.
     public let searched: [URL]
+    /// The models that were found instead.
     public let available: [ModelResolver.Entry]
 
+    /// What was asked, what exists, where xlate looked, and how to add a model.
     public var errorDescription: String? {
         let pairs = available.isEmpty ? "none" : Set(available.map { "\($0.source)-\($0.target)" }).sorted().joined(separator: ", ")
         return "no model for \(source) → \(target). Available pairs: \(pairs). Looked in: "

@@ -3,7 +3,8 @@ import Foundation
 @_exported import XlateDecode
 @_exported import XlateModel
 
-/// Translates text with a Hugging Face Marian (OPUS-MT) model folder.
+/// Translates text with a Hugging Face model folder: Marian (OPUS-MT), or T5 / Flan-T5 / mT5 (see
+/// `TranslationOptions.prefix` and `translationPrefix(source:target:)`).
 ///
 /// ```swift
 /// import Xlate
@@ -21,8 +22,12 @@ import Foundation
 public final class Translator: Sendable {
     /// The model folder.
     public let directory: URL
+    /// The network: encodes sources and computes decoder steps (`MarianModel` for Marian / OPUS-MT folders).
     public let model: any Seq2SeqModel
+    /// Text ↔ ids for the model (`MarianTokenizer` for Marian / OPUS-MT folders).
     public let tokenizer: any Tokenizer
+    /// From `config.json`'s `model_type`.
+    public let architecture: ModelArchitecture
     /// Options built from the model's `generation_config.json` (transformers' defaults where it is silent).
     public let defaultOptions: TranslationOptions
 
@@ -35,9 +40,8 @@ public final class Translator: Sendable {
         guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw ModelError.missingFile(path: directory.path, hint: "Pass the folder that holds config.json and the weights.")
         }
-        let config = try MarianConfig(contentsOf: directory.appendingPathComponent("config.json"))
-        tokenizer = try MarianTokenizer(directory: directory, config: config)
-        model = try MarianModel(config: config, checkpoint: try Checkpoint(directory: directory))
+        architecture = try ModelArchitecture(directory: directory)
+        (model, tokenizer) = try architecture.load(directory: directory)
         let generation = try GenerationDefaults(modelDirectory: directory)
         var defaults = DecodingOptions(defaults: generation)
         if generation.maxLength == nil {
@@ -49,44 +53,81 @@ public final class Translator: Sendable {
         defaultOptions = TranslationOptions(decoding: defaults)
     }
 
-    private func makeTranslation(source: String, tokens: TokenizedText, truncated: Int, nbest: [Hypothesis]) -> Translation {
+    /// `prefixLength`: leading source tokens that came from `TranslationOptions.prefix`, left out of the result.
+    private func makeTranslation(
+        source: String, tokens: TokenizedText, truncated: Int, nbest: [Hypothesis], attention: CrossAttentionRequest?,
+        prefixLength: Int = 0
+    ) -> Translation {
         let hypotheses = nbest.map { hypothesis in
             TranslatedHypothesis(
                 text: tokenizer.decode(hypothesis.tokens), ids: hypothesis.tokens,
                 pieces: tokenizer.targetPieces(hypothesis.tokens), score: hypothesis.score,
-                tokenScores: hypothesis.tokenScores, crossAttention: hypothesis.crossAttention)
+                tokenScores: hypothesis.tokenScores,
+                crossAttention: hypothesis.crossAttention.map { rows in rows.map { Array($0.dropFirst(prefixLength)) } })
+        }
+        var tokens = tokens
+        tokens.pieces.removeFirst(prefixLength)
+        tokens.ids.removeFirst(prefixLength)
+        var alignment: Alignment?
+        if let attention, let best = hypotheses.first, let matrix = best.crossAttention {
+            alignment = Alignment(
+                sourcePieces: tokens.pieces + [MarianTokenizer.eosToken], targetPieces: best.pieces, matrix: matrix,
+                request: attention)
         }
         return Translation(
             source: source, text: hypotheses.first?.text ?? "", sourceTokens: tokens.pieces, sourceIds: tokens.ids,
-            hypotheses: hypotheses, truncatedSourceTokens: truncated)
+            hypotheses: hypotheses, truncatedSourceTokens: truncated, alignment: alignment)
     }
 
-    /// Translates one text (one segment: no sentence splitting).
+    /// Translates one text (one segment unless `options.splitSentences`).
     public func translate(_ text: String, options: TranslationOptions? = nil) throws -> Translation {
         try translate([text], options: options)[0]
     }
 
     /// Translates texts, in batches of sentences of similar length; results keep the input order.
-    public func translate(_ texts: [String], options: TranslationOptions? = nil) throws -> [Translation] {
+    ///
+    /// `progress`, if given, is called (from worker threads) after each batch with the number of segments it
+    /// finished and the number in this call; with `splitSentences` the segments are sentences, not texts.
+    public func translate(
+        _ texts: [String], options: TranslationOptions? = nil, progress: (@Sendable (Int, Int) -> Void)? = nil
+    ) throws -> [Translation] {
         let options = options ?? defaultOptions
         try options.validate(for: model)
-        let strategy = searchStrategy(for: options.decoding)
+        if options.splitSentences { return try translateSplitting(texts, options: options, progress: progress) }
+        return try translateSegments(texts, options: options, progress: progress)
+    }
+
+    /// The encoder input for `text`, cut to the model's positions (keeping the first tokens and the closing `</s>`,
+    /// as transformers' truncation does), and the number of tokens dropped.
+    func encodeSource(_ text: String) -> (tokens: TokenizedText, truncated: Int) {
+        var source = tokenizer.encode(text)
+        guard source.ids.count > model.maxSourceLength else { return (source, 0) }
+        let truncated = source.ids.count - model.maxSourceLength
+        source.ids = Array(source.ids.prefix(model.maxSourceLength - 1)) + [source.ids.last!]
+        source.pieces = Array(source.pieces.prefix(model.maxSourceLength - 1))
+        return (source, truncated)
+    }
+
+    /// Translates each text as one segment (options already validated), with `strategy` or the one the options
+    /// choose.
+    func translateSegments(
+        _ texts: [String], options: TranslationOptions, progress: (@Sendable (Int, Int) -> Void)?,
+        strategy: (any SearchStrategy)? = nil
+    ) throws -> [Translation] {
+        let strategy = strategy ?? searchStrategy(for: options.decoding)
         var results = [Translation?](repeating: nil, count: texts.count)
-        var inputs: [(index: Int, source: TokenizedText, truncated: Int)] = []
+        var inputs: [(index: Int, source: TokenizedText, truncated: Int, prefixLength: Int)] = []
+        let prefix = options.prefix ?? ""
+        let prefixPieces = prefix.isEmpty ? [] : tokenizer.encode(prefix).pieces
         for (index, text) in texts.enumerated() {
             if text.allSatisfy(\.isWhitespace) {
                 results[index] = Translation(source: text, text: "", sourceTokens: [], hypotheses: [])
                 continue
             }
-            var source = tokenizer.encode(text)
-            var truncated = 0
-            if source.ids.count > model.maxSourceLength {
-                // Keep the first tokens and the closing </s>, as transformers' truncation does.
-                truncated = source.ids.count - model.maxSourceLength
-                source.ids = Array(source.ids.prefix(model.maxSourceLength - 1)) + [source.ids.last!]
-                source.pieces = Array(source.pieces.prefix(model.maxSourceLength - 1))
-            }
-            inputs.append((index, source, truncated))
+            let (source, truncated) = encodeSource(prefix + text)
+            // The prefix's own tokens, when the text did not merge into them (a prefix ending in a space never does).
+            let prefixLength = source.pieces.starts(with: prefixPieces) ? prefixPieces.count : 0
+            inputs.append((index, source, truncated, prefixLength))
         }
         // Longest first, so each batch holds sentences of similar length (little padding).
         inputs.sort { $0.source.ids.count > $1.source.ids.count }
@@ -94,6 +135,7 @@ public final class Translator: Sendable {
             Array(inputs[$0..<min($0 + options.batchSize, inputs.count)])
         }
         let translated = ParallelResults<[Translation]>(count: batches.count)
+        let total = inputs.count
         // Batches run on `threads` workers, each with single-threaded BLAS (see `BLAS`).
         DispatchQueue.concurrentPerform(iterations: min(options.threads, batches.count)) { _ in
             while let b = translated.claim() {
@@ -101,8 +143,11 @@ public final class Translator: Sendable {
                 let encoded = model.encode(batch.map(\.source.ids))
                 let hypotheses = strategy.search(model: model, encoded: encoded, options: options.decoding)
                 translated.store(zip(batch, hypotheses).map { input, nbest in
-                    makeTranslation(source: texts[input.index], tokens: input.source, truncated: input.truncated, nbest: nbest)
+                    makeTranslation(
+                        source: texts[input.index], tokens: input.source, truncated: input.truncated, nbest: nbest,
+                        attention: options.decoding.crossAttention, prefixLength: input.prefixLength)
                 }, at: b)
+                progress?(batch.count, total)
             }
         }
         for (batch, translations) in zip(batches, translated.values) {
@@ -114,17 +159,30 @@ public final class Translator: Sendable {
 
 /// Options of a translation call: decoding settings plus batching.
 public struct TranslationOptions: Sendable, Equatable {
+    /// Search settings: beams, lengths, returned scores and attention, banned tokens, target prefix.
     public var decoding: DecodingOptions
     /// Sentences encoded and decoded together.
     public var batchSize: Int = 32
     /// Batches translated at the same time, one per thread.
     public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    /// Translate each text sentence by sentence (`SentenceSplitter`), cutting a sentence longer than the model's
+    /// positions at safe boundaries, and rejoin the translations with the source's whitespace. Off by default: a
+    /// text is then one segment, truncated (and reported) if too long, as transformers does.
+    public var splitSentences: Bool = false
+    /// Text put before every segment before tokenizing: a T5 task prefix ("translate English to German: ",
+    /// "summarize: "; see `Translator.translationPrefix`), or any text a model expects first. Its tokens are left
+    /// out of `Translation.sourceTokens`, `sourceIds` and the cross-attention, so that alignments index the
+    /// segment's own words.
+    public var prefix: String?
 
+    /// Options with `decoding` (transformers' defaults unless given; ``Translator/defaultOptions`` holds the
+    /// model's own) and `batchSize` sentences per batch.
     public init(decoding: DecodingOptions = DecodingOptions(), batchSize: Int = 32) {
         self.decoding = decoding
         self.batchSize = batchSize
     }
 
+    /// Checks the options against each other and against `model`; translating does this first.
     public func validate(for model: any Seq2SeqModel) throws(DecodingError) {
         guard batchSize >= 1 else { throw .invalidOption("the batch size must be >= 1, got \(batchSize)") }
         guard threads >= 1 else { throw .invalidOption("the number of threads must be >= 1, got \(threads)") }
@@ -134,6 +192,7 @@ public struct TranslationOptions: Sendable, Equatable {
 
 /// The translation of one input text.
 public struct Translation: Sendable, Equatable {
+    /// The input text.
     public var source: String
     /// The best translation (empty for an empty or whitespace-only source).
     public var text: String
@@ -145,20 +204,26 @@ public struct Translation: Sendable, Equatable {
     public var hypotheses: [TranslatedHypothesis]
     /// Source tokens dropped because the source exceeded the model's positions (0: nothing dropped).
     public var truncatedSourceTokens: Int = 0
+    /// Word alignment of the best hypothesis, when the options asked for cross-attention.
+    public var alignment: Alignment? = nil
 }
 
 /// One output hypothesis, detokenized.
 public struct TranslatedHypothesis: Sendable, Equatable {
+    /// The detokenized translation.
     public var text: String
     /// Generated ids (start token excluded; ends with `</s>` unless cut by the length limit).
     public var ids: [Int]
     /// The target piece of each id.
     public var pieces: [String]
+    /// `Σ log p / length^lengthPenalty` (beam search always; greedy search when token scores are requested).
     public var score: Float?
+    /// The log-probability of each id, when requested (always under beam search).
     public var tokenScores: [Float]?
     /// `[ids.count][source length]` cross-attention, when requested.
     public var crossAttention: [[Float]]?
 
+    /// A hypothesis with every field given.
     public init(text: String, ids: [Int], pieces: [String], score: Float?, tokenScores: [Float]?, crossAttention: [[Float]]?) {
         self.text = text
         self.ids = ids

@@ -93,6 +93,7 @@ public struct BeamSearch: SearchStrategy {
                     for r in 0..<perSentence {
                         Ops.logSoftmax(logits(firstRow + r).baseAddress!, count: vocabularySize)
                         processors.apply(logits(firstRow + r), sequence: sentences[s].running[r].tokens)
+                        options.restrictToTargetPrefix(logits(firstRow + r), generated: curLength - 1)
                     }
                     var top = TopK(k: beamsToKeep)
                     for b in 0..<numBeams {

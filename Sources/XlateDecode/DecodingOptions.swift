@@ -40,6 +40,9 @@ public struct DecodingOptions: Sendable, Equatable {
     public var returnTokenScores: Bool = false
     /// Return cross-attention over the source for each generated token.
     public var crossAttention: CrossAttentionRequest?
+    /// Target tokens every output must start with (without `</s>`); search forces them, then continues. They are part
+    /// of the output, and their log-probabilities count in its score. Empty: no constraint.
+    public var targetPrefix: [Int] = []
 
     public init() {}
 
@@ -86,6 +89,7 @@ public struct DecodingOptions: Sendable, Equatable {
             try check(sequence.allSatisfy { $0 >= 0 && $0 < size }, "bad-words id outside the vocabulary of \(size): \(sequence)")
         }
         try check(forcedEOSTokenIds.allSatisfy { $0 >= 0 && $0 < size }, "forced end-of-sequence id outside the vocabulary")
+        try validateTargetPrefix(for: model)
         if let request = crossAttention {
             try check(
                 request.layer >= 0 && request.layer < model.decoderLayerCount,

@@ -24,7 +24,14 @@ func attentionRow(_ state: borrowing DecoderState, row: Int, length: Int) -> [Fl
 ///
 /// Finished sentences leave the batch, so later steps only compute the rows still running.
 public struct GreedySearch: SearchStrategy {
-    public init() {}
+    /// Called after every decoder step with each sentence's hypothesis so far (tokens, and token scores when
+    /// requested; `score` is set only at the end). Return false to stop the search there: every hypothesis is then
+    /// returned as it stands. Streaming and cancellation use it.
+    public var onStep: (@Sendable (_ hypotheses: [Hypothesis]) -> Bool)?
+
+    public init(onStep: (@Sendable (_ hypotheses: [Hypothesis]) -> Bool)? = nil) {
+        self.onStep = onStep
+    }
 
     public func search(model: any Seq2SeqModel, encoded: EncoderOutput, options: DecodingOptions) -> [[Hypothesis]] {
         let vocabulary = model.vocabulary
@@ -55,6 +62,7 @@ public struct GreedySearch: SearchStrategy {
                     processors.apply(scores, sequence: sequences[sentence])
                     var best = 0
                     for i in 1..<scores.count where scores[i] > scores[best] { best = i }
+                    best = options.forcedToken(afterGenerating: results[sentence].tokens.count) ?? best
                     if wantScores {
                         Ops.logSoftmax(scores.baseAddress!, count: scores.count)
                         results[sentence].tokenScores!.append(scores[best])
@@ -68,6 +76,7 @@ public struct GreedySearch: SearchStrategy {
                 state.reorder(keep)
                 active = keep.map { active[$0] }
             }
+            if let onStep, !onStep(results) { break }
         }
         if wantScores {
             for i in results.indices {

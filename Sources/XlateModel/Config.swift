@@ -155,6 +155,8 @@ public struct GenerationDefaults: Sendable, Equatable {
     public var noRepeatNgramSize: Int?
     public var repetitionPenalty: Double?
     public var minLength: Int?
+    /// `[[layer, head], ...]`: the cross-attention heads that align words best (Whisper's `alignment_heads`).
+    public var alignmentHeads: [[Int]]?
 
     public init() {}
 
@@ -184,5 +186,6 @@ public struct GenerationDefaults: Sendable, Equatable {
         noRepeatNgramSize = try json.int("no_repeat_ngram_size")
         repetitionPenalty = try json.double("repetition_penalty")
         minLength = try json.int("min_length")
+        alignmentHeads = try json.idLists("alignment_heads")
     }
 }

@@ -18,13 +18,14 @@ public struct Linear: Sendable {
     }
 
     /// Reads `<prefix>.weight` `[out, in]` and `<prefix>.bias` `[out]` of each prefix and stacks them into one
-    /// projection (q, k and v in a single GEMM: outputs concatenated per row).
-    init(_ checkpoint: Checkpoint, _ prefixes: [String], in inFeatures: Int, out outFeatures: Int) throws(ModelError) {
+    /// projection (q, k and v in a single GEMM: outputs concatenated per row). `hasBias: false` for layers without
+    /// bias (T5).
+    init(_ checkpoint: Checkpoint, _ prefixes: [String], in inFeatures: Int, out outFeatures: Int, hasBias: Bool = true) throws(ModelError) {
         let weight = FloatBuffer(uninitializedCount: prefixes.count * outFeatures * inFeatures)
-        let bias = FloatBuffer(uninitializedCount: prefixes.count * outFeatures)
+        let bias = hasBias ? FloatBuffer(uninitializedCount: prefixes.count * outFeatures) : nil
         for (i, prefix) in prefixes.enumerated() {
             try checkpoint.read("\(prefix).weight", shape: [outFeatures, inFeatures], into: weight.pointer + i * outFeatures * inFeatures)
-            try checkpoint.read("\(prefix).bias", shape: [outFeatures], into: bias.pointer + i * outFeatures)
+            if let bias { try checkpoint.read("\(prefix).bias", shape: [outFeatures], into: bias.pointer + i * outFeatures) }
         }
         try self.init(weight: weight.pointer, bias: bias, inFeatures: inFeatures, outFeatures: outFeatures * prefixes.count)
     }
@@ -65,6 +66,32 @@ func attendOne(
     Ops.attend(
         query: query, keys: keys, values: values, stride: stride, count: count, headDim: headDim, scaling: scaling,
         scores: scores, output: output)
+}
+
+/// Cross-attention of each decoder row over its own source sentence: `query [rows, width]` against the keys and
+/// values computed once per sentence (`keyValues [batch, maxSource, 2·width]`, `DecoderState.crossKeyValues`), into
+/// `context [rows, width]`. With `recordAlignment`, adds the probabilities of `alignmentHeads` (each weighted
+/// `1 / alignmentHeads.count`) to `alignment [rows, maxSource]`.
+func crossAttend(
+    query: UnsafePointer<Float>, keyValues: UnsafePointer<Float>, rowSentences: [Int], sourceLengths: [Int],
+    maxSource: Int, heads: Int, headDim: Int, scaling: Float, scores: UnsafeMutablePointer<Float>,
+    context: UnsafeMutablePointer<Float>, recordAlignment: Bool, alignmentHeads: [Int], alignment: inout [Float]?
+) {
+    let width = heads * headDim
+    let headWeight = 1 / Float(alignmentHeads.count)
+    for (r, sentence) in rowSentences.enumerated() {
+        let length = sourceLengths[sentence]
+        let source = keyValues + sentence * maxSource * 2 * width
+        for h in 0..<heads {
+            attendOne(
+                query: query + r * width + h * headDim, keys: source + h * headDim, values: source + width + h * headDim,
+                stride: 2 * width, count: length, headDim: headDim, scaling: scaling, scores: scores,
+                output: context + r * width + h * headDim)
+            if recordAlignment, alignmentHeads.contains(h) {
+                for j in 0..<length { alignment![r * maxSource + j] += scores[j] * headWeight }
+            }
+        }
+    }
 }
 
 /// `MarianAttention` / `BartAttention` weights: `q_proj`, `k_proj`, `v_proj`, `out_proj`.

@@ -230,14 +230,7 @@ public final class MarianModel: Seq2SeqModel {
 
     public func makeDecoderState(for encoded: EncoderOutput, rowSentences: [Int]) -> DecoderState {
         let d = config.dModel
-        let sourceRows = encoded.batchSize * encoded.maxLength
-        let crossKeyValues = encoded.hiddenStates.data.withUnsafeBufferPointer { states in
-            decoderLayers.map { layer in
-                let kv = FloatBuffer(count: sourceRows * 2 * d)
-                layer.encoderAttn.kvProj!.apply(states.baseAddress!, rows: sourceRows, into: kv.pointer)
-                return kv
-            }
-        }
+        let crossKeyValues = encoded.crossKeyValues(decoderLayers.map { $0.encoderAttn.kvProj! })
         let rows = rowSentences.count
         let sizes: [Scratch: Int] = [
             .hidden: rows * d, .qkv: rows * 3 * d, .context: rows * d, .projected: rows * d, .query: rows * d,
@@ -263,16 +256,8 @@ public final class MarianModel: Seq2SeqModel {
         let (rowSentences, sourceLengths, maxSource) = (state.rowSentences, state.sourceLengths, state.maxSourceLength)
 
         embed(tokens, positions: Array(repeating: step, count: rows), table: decoderEmbedTokens, positionTable: decoderPositions, into: hidden)
-        var alignment: [Float]? = nil
-        if request != nil {
-            // Reuse last step's storage (taken out of the state so that it is uniquely referenced).
-            alignment = state.crossAttention ?? []
-            state.crossAttention = nil
-            alignment!.removeAll(keepingCapacity: true)
-            alignment!.append(contentsOf: repeatElement(0, count: rows * maxSource))
-        }
+        var alignment = request == nil ? nil : state.takeCrossAttentionStorage()
         let headSet = request?.heads ?? Array(0..<heads)
-        let headWeight = 1 / Float(headSet.count)
 
         for (l, layer) in decoderLayers.enumerated() {
             // Masked self-attention over positions 0...step through the cache.
@@ -296,22 +281,11 @@ public final class MarianModel: Seq2SeqModel {
 
             // Cross-attention over the row's source sentence; keys/values computed once in the state.
             layer.encoderAttn.qProj!.apply(hidden, rows: rows, into: query)  // [rows, d]
-            let kv = state.crossKeyValues[l].pointer
-            let wantAttention = request?.layer == l
-            for r in 0..<rows {
-                let sentence = rowSentences[r]
-                let length = sourceLengths[sentence]
-                let source = kv + sentence * maxSource * 2 * d
-                for h in 0..<heads {
-                    attendOne(
-                        query: query + r * d + h * headDim, keys: source + h * headDim, values: source + d + h * headDim,
-                        stride: 2 * d, count: length, headDim: headDim, scaling: scaling, scores: scores,
-                        output: context + r * d + h * headDim)
-                    if wantAttention, headSet.contains(h) {
-                        for j in 0..<length { alignment![r * maxSource + j] += scores[j] * headWeight }
-                    }
-                }
-            }
+            crossAttend(
+                query: query, keyValues: state.crossKeyValues[l].pointer, rowSentences: rowSentences,
+                sourceLengths: sourceLengths, maxSource: maxSource, heads: heads, headDim: headDim, scaling: scaling,
+                scores: scores, context: context, recordAlignment: request?.layer == l, alignmentHeads: headSet,
+                alignment: &alignment)
             layer.encoderAttn.outProj.apply(context, rows: rows, into: projected)
             Ops.add(projected, to: hidden, count: rows * d)
             layer.encoderAttnLayerNorm.apply(hidden, rows: rows)

@@ -38,7 +38,7 @@ public enum ModelError: Error, LocalizedError, Equatable {
         case .invalidConfig(let path, let reason):
             "\(path): \(reason)"
         case .unsupportedModelType(let type, let path):
-            "\(path): model_type '\(type)' is not supported; xlate runs 'marian' models."
+            "\(path): model_type '\(type)' is not supported; xlate runs 'marian', 't5' and 'mt5' models."
         case .pytorchCheckpoint(let path):
             "\(path): legacy PyTorch checkpoint (pytorch_model.bin); xlate reads safetensors. Convert it: "
                 + "python -c \"from transformers import AutoModelForSeq2SeqLM as M; "

@@ -47,6 +47,19 @@ public struct EncoderOutput: Sendable {
 
     public var batchSize: Int { lengths.count }
     public var maxLength: Int { hiddenStates.shape[1] }
+
+    /// Each projection applied to every source position, padding included: the cross-attention keys and values of
+    /// each decoder layer, `[batch, maxLength, 2·width]`.
+    func crossKeyValues(_ projections: [Linear]) -> [FloatBuffer] {
+        let rows = batchSize * maxLength
+        return hiddenStates.data.withUnsafeBufferPointer { states in
+            projections.map { projection in
+                let kv = FloatBuffer(count: rows * projection.outFeatures)
+                projection.apply(states.baseAddress!, rows: rows, into: kv.pointer)
+                return kv
+            }
+        }
+    }
 }
 
 /// Which cross-attention to return from a decoder step: a layer, and heads to average (nil: all heads).
@@ -167,6 +180,16 @@ public struct DecoderState: ~Copyable, Sendable {
         spare = FloatBuffer(uninitializedCount: rows * newStride)
         capacity = newCapacity
         allocatedRows = rows
+    }
+
+    /// Storage for this step's cross-attention `[rows, maxSourceLength]`, zeroed: last step's, taken out of the state
+    /// so that it is uniquely referenced (no allocation after the first step).
+    mutating func takeCrossAttentionStorage() -> [Float] {
+        var storage = crossAttention ?? []
+        crossAttention = nil
+        storage.removeAll(keepingCapacity: true)
+        storage.append(contentsOf: repeatElement(0, count: rows * maxSourceLength))
+        return storage
     }
 
     /// The self-attention cache of `layer`: keys and values, row `r` position `p` at `(r · capacity + p) · width`.

@@ -5,10 +5,18 @@ import Foundation
 public protocol Tokenizer: Sendable {
     /// Pieces and ids of `text` as the model's encoder reads them, with the closing `</s>`.
     func encode(_ text: String) -> TokenizedText
+    /// Pieces and ids of `text` as a decoder output, with the closing `</s>` (transformers'
+    /// `tokenizer(text_target=...)`): for scoring a given translation and for target prefixes.
+    func encodeTarget(_ text: String) -> TokenizedText
     /// Detokenized text of generated ids; special tokens (`</s>`, `<pad>`, `<unk>`) are dropped.
     func decode(_ ids: [Int]) -> String
     /// The target-side piece of each id (for display and alignment).
     func targetPieces(_ ids: [Int]) -> [String]
+}
+
+extension Tokenizer {
+    /// Tokenizers with one vocabulary for both sides encode targets as sources.
+    public func encodeTarget(_ text: String) -> TokenizedText { encode(text) }
 }
 
 /// The result of tokenizing one text.
@@ -66,6 +74,11 @@ public final class SentencePiece: @unchecked Sendable {
         return pieces
     }
 
+    /// Every piece of the model, indexed by SentencePiece id.
+    public var pieces: [String] {
+        (0..<spm_piece_count(processor)).map { String(cString: spm_id_to_piece(processor, $0)) }
+    }
+
     /// Joins pieces into text (SentencePiece's own detokenization).
     public func decode(_ pieces: [String]) -> String {
         guard !pieces.isEmpty else { return "" }
@@ -97,6 +110,8 @@ public struct MarianTokenizer: Tokenizer {
     public let sourceVocabulary: [String: Int]
     /// id → piece for the decoder (`vocab.json`, or `target_vocab.json` when the vocabularies are separate).
     public let targetPieceTable: [Int: String]
+    /// piece → id for the decoder (`vocab.json`, or `target_vocab.json` when the vocabularies are separate).
+    public let targetVocabulary: [String: Int]
     public let eosId: Int
     public let unkId: Int
     public let padId: Int
@@ -128,6 +143,7 @@ public struct MarianTokenizer: Tokenizer {
         } else {
             targetVocabulary = vocabulary
         }
+        self.targetVocabulary = targetVocabulary
         targetPieceTable = Dictionary(targetVocabulary.map { ($0.value, $0.key) }, uniquingKeysWith: min)
         func id(_ token: String, in table: [String: Int], _ path: String) throws(ModelError) -> Int {
             guard let id = table[token] else { throw .tokenizer(path: path, reason: "the vocabulary has no '\(token)' entry") }
@@ -161,14 +177,24 @@ public struct MarianTokenizer: Tokenizer {
     }
 
     public func encode(_ text: String) -> TokenizedText {
+        encode(text, with: source, vocabulary: sourceVocabulary)
+    }
+
+    /// `target.spm` pieces mapped through the target vocabulary, as `MarianTokenizer` in target mode.
+    public func encodeTarget(_ text: String) -> TokenizedText {
+        encode(text, with: target, vocabulary: targetVocabulary)
+    }
+
+    private func encode(_ text: String, with sentencePiece: SentencePiece, vocabulary: [String: Int]) -> TokenizedText {
         var pieces: [String] = []
         var ids: [Int] = []
         var rest = Substring(text)
+        let unknown = vocabulary[Self.unkToken] ?? unkId
         // A leading language code such as `>>de<<` is one token (multilingual OPUS-MT models).
         if rest.hasPrefix(">>"), let end = rest.range(of: "<<") {
             let code = String(rest[..<end.upperBound])
             pieces.append(code)
-            ids.append(sourceVocabulary[code] ?? unkId)
+            ids.append(vocabulary[code] ?? unknown)
             rest = rest[end.upperBound...]
         }
         // As transformers does, special tokens written in the text are split out and kept as tokens.
@@ -180,16 +206,16 @@ public struct MarianTokenizer: Tokenizer {
                 }
             }
             let chunk = next.map { rest[..<$0.range.lowerBound] } ?? rest
-            for piece in source.encode(String(chunk)) {
+            for piece in sentencePiece.encode(String(chunk)) {
                 pieces.append(piece)
-                ids.append(sourceVocabulary[piece] ?? unkId)
+                ids.append(vocabulary[piece] ?? unknown)
             }
             guard let next else { break }
             pieces.append(next.text)
-            ids.append(next.id)
+            ids.append(vocabulary[next.text] ?? next.id)
             rest = rest[next.range.upperBound...]
         }
-        ids.append(eosId)
+        ids.append(vocabulary[Self.eosToken] ?? eosId)
         return TokenizedText(pieces: pieces, ids: ids)
     }
 

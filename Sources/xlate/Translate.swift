@@ -6,27 +6,37 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json, tsv
 }
 
+enum SplitMode: String, ExpressibleByArgument, CaseIterable {
+    case sentence, none
+}
+
 @main
 struct Translate: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "xlate",
-        abstract: "Translate text with Transformer models (Marian / OPUS-MT), on the CPU.",
+        abstract: "Translate text with Transformer models (Marian / OPUS-MT, T5 / Flan-T5 / mT5), on the CPU.",
         discussion: """
             Reads one segment per line from standard input (or -i FILE) and writes one translation per line; \
             empty and whitespace-only lines give empty lines. With --nbest N, each input gives N lines. Beam size, \
-            length limit and length penalty default to the model's generation_config.json.
+            length limit and length penalty default to the model's generation_config.json. A line with several \
+            sentences is translated sentence by sentence and rejoined (--split none: each line whole). A progress \
+            line is shown on stderr when it is a terminal and the input is not typed (not with --quiet).
 
             EXAMPLES
               echo "The cat sat on the mat." | xlate --src en --tgt de
               xlate --src de --tgt en -i news.de -o news.en --beam 4
               xlate --model ~/models/opus-mt-en-fr --format json --scores < input.txt
               xlate models                 # the models xlate can find, and where it looks
+              xlate -s en -t de --align hard < input.txt    # translation ||| 0-0 1-1 2-3 ... (source-target words)
+              xlate align -s en -t de "The cat sat on the mat."   # see 'xlate align --help'
+              xlate --model ~/models/t5-small -s en -t de < input.txt   # T5: adds "translate English to German: "
+              xlate generate --model ~/models/flan-t5-base --prefix "summarize: " < articles.txt
 
             EXIT STATUS
               0 success · 2 model not found · 3 bad model · 4 bad input · 64 usage error
             """,
         version: versionText(),
-        subcommands: [ListModels.self])
+        subcommands: [ListModels.self, AlignCommand.self, GenerateCommand.self])
 
     @Option(name: .shortAndLong, help: ArgumentHelp("Model folder (Hugging Face layout).", valueName: "dir"))
     var model: String?
@@ -70,6 +80,19 @@ struct Translate: ParsableCommand {
     @Option(help: "Output format: text, json (one object per line) or tsv (source, translation[, score]).")
     var format: OutputFormat = .text
 
+    @Option(help: "sentence: translate each sentence of a line and rejoin them (over-long sentences are cut at safe boundaries); none: each line is one segment, truncated if longer than the model reads.")
+    var split: SplitMode = .sentence
+
+    @Option(help: ArgumentHelp(
+        "Add word alignments: hard (for each target word, the source word it attended to most), soft (the attention matrix, one group of weights per target word), or a number P (every link with weight >= P). Text: 'translation ||| 0-0 1-2 ...' (source-target word indices from 0); json: an \"alignment\" object; tsv: one more column.",
+        valueName: "hard|soft|P"))
+    var align: AlignmentOutput?
+
+    @Option(help: ArgumentHelp(
+        "Text put before every segment, e.g. a T5 task prefix (\"summarize: \"). Default with a T5 model and --src/--tgt: its translation prefix (\"translate English to German: \").",
+        valueName: "text"))
+    var prefix: String?
+
     @Flag(help: "Add scores (log-probabilities normalised by length) to the output.")
     var scores = false
 
@@ -77,9 +100,10 @@ struct Translate: ParsableCommand {
     var quiet = false
 
     func validate() throws {
-        if model != nil, source != nil || target != nil {
-            throw ValidationError("give either --model or --src/--tgt, not both")
+        if let model, source != nil || target != nil, !isTextToTextModel(model) {
+            throw ValidationError("give either --model or --src/--tgt, not both (with a T5 model, --src/--tgt choose the translation prefix)")
         }
+        if model != nil, (source == nil) != (target == nil) { throw ValidationError("--src and --tgt go together") }
         if let beam, beam < 1 { throw ValidationError("--beam must be >= 1, got \(beam)") }
         if nbest < 1 { throw ValidationError("--nbest must be >= 1, got \(nbest)") }
         if let threads, threads < 1 { throw ValidationError("--threads must be >= 1, got \(threads)") }
@@ -87,28 +111,7 @@ struct Translate: ParsableCommand {
     }
 
     func run() throws {
-        // Checked here, not in validate(): validate() also runs before subcommands such as `xlate models`.
-        if model == nil, (source == nil) != (target == nil) {
-            throw ValidationError("--src and --tgt go together")
-        }
-        if model == nil, source == nil {
-            throw ValidationError("choose a model: --src LANG --tgt LANG, or --model DIR (see 'xlate models')")
-        }
-        let translator: Translator
-        do {
-            if let model {
-                translator = try Translator(modelAt: URL(fileURLWithPath: model))
-            } else {
-                translator = try Translator(source: source!, target: target!)
-            }
-        } catch let error as ModelNotFound {
-            printError(error.localizedDescription)
-            throw ExitCode(Exit.modelNotFound)
-        } catch let error as ModelError {
-            printError(error.localizedDescription)
-            if case .missingFile(let path, _) = error, path.hasSuffix(model ?? "\u{0}") { throw ExitCode(Exit.modelNotFound) }
-            throw ExitCode(Exit.badModel)
-        }
+        let translator = try loadTranslator(model: model, source: source, target: target)
         var options = translator.defaultOptions
         options.batchSize = batchSize
         if let threads { options.threads = threads }
@@ -120,6 +123,9 @@ struct Translate: ParsableCommand {
         if let noRepeatNgram { options.decoding.noRepeatNgramSize = noRepeatNgram }
         if let repetitionPenalty { options.decoding.repetitionPenalty = repetitionPenalty }
         options.decoding.returnTokenScores = scores || format == .json
+        options.splitSentences = split == .sentence
+        options.prefix = try inputPrefix(for: translator, prefix: prefix, source: source, target: target)
+        if align != nil { options.decoding.crossAttention = try alignmentRequest(translator) }
         do {
             try options.validate(for: translator.model)
         } catch {
@@ -133,9 +139,12 @@ struct Translate: ParsableCommand {
             throw ExitCode(Exit.badInput)
         }
         let chunkSize = max(options.batchSize * 16, 512)
+        let progress = ProgressBar.make(inputs: inputs.isEmpty ? ["-"] : inputs, quiet: quiet)
+        defer { progress?.clear() }
         for path in inputs.isEmpty ? ["-"] : inputs {
             let reader: LineReader
             do { reader = try LineReader(path: path) } catch {
+                progress?.clear()
                 printError("cannot read \(path): \(error.localizedDescription)")
                 throw ExitCode(Exit.badInput)
             }
@@ -143,19 +152,23 @@ struct Translate: ParsableCommand {
             while true {
                 let chunk: [String]
                 do { chunk = try reader.nextLines(chunkSize) } catch let error as LineReader.InvalidUTF8 {
+                    progress?.clear()
                     printError("\(path == "-" ? "stdin" : path), line \(error.line): invalid UTF-8; convert the input to UTF-8 (e.g. iconv -f latin1 -t utf-8)")
                     sink.flush()
                     throw ExitCode(Exit.badInput)
                 }
                 if chunk.isEmpty { break }
-                let translations = try translator.translate(chunk, options: options)
+                progress?.begin(chunk)
+                let translations = try translator.translate(chunk, options: options, progress: progress?.advance)
                 for (offset, translation) in translations.enumerated() {
                     if translation.truncatedSourceTokens > 0, !quiet {
-                        printError("warning: line \(linesDone + offset + 1) is longer than the model's \(translator.model.maxSourceLength) tokens; its last \(translation.truncatedSourceTokens) tokens were not translated")
+                        progress?.clear()
+                        printError("warning: line \(linesDone + offset + 1) is longer than the model's \(translator.model.maxSourceLength) tokens; its last \(translation.truncatedSourceTokens) tokens were not translated" + (split == .none ? " (--split sentence would translate it in pieces)" : ""))
                     }
                     sink.write(render(translation))
                 }
                 sink.flush()
+                progress?.end()
                 linesDone += chunk.count
             }
         }
@@ -169,14 +182,22 @@ struct Translate: ParsableCommand {
         func score(_ h: TranslatedHypothesis) -> String { h.score.map { String(format: "%.6f", $0) } ?? "" }
         switch format {
         case .text:
+            if let align {
+                return hypotheses.prefix(nbest).indices.map { n in
+                    "\(hypotheses[n].text)" + (scores || nbest > 1 ? " ||| \(score(hypotheses[n]))" : "")
+                        + " ||| \(align.text(translation.alignment(ofHypothesis: n)))\n"
+                }.joined()
+            }
             if nbest > 1 {
                 return hypotheses.map { "\($0.text) ||| \(score($0))\n" }.joined()
             }
             return scores ? "\(hypotheses[0].text) ||| \(score(hypotheses[0]))\n" : "\(hypotheses[0].text)\n"
         case .tsv:
             func clean(_ s: String) -> String { s.replacingOccurrences(of: "\t", with: " ").replacingOccurrences(of: "\n", with: " ") }
-            return hypotheses.prefix(nbest).map { h in
-                [clean(translation.source), clean(h.text)].joined(separator: "\t") + (scores ? "\t\(score(h))" : "") + "\n"
+            return hypotheses.prefix(nbest).indices.map { n in
+                let h = hypotheses[n]
+                return [clean(translation.source), clean(h.text)].joined(separator: "\t") + (scores ? "\t\(score(h))" : "")
+                    + (align.map { "\t" + $0.text(translation.alignment(ofHypothesis: n)) } ?? "") + "\n"
             }.joined()
         case .json:
             var object: [String: Any] = [
@@ -185,10 +206,13 @@ struct Translate: ParsableCommand {
             if let s = hypotheses[0].score { object["score"] = Double(s) }
             if scores, let tokenScores = hypotheses[0].tokenScores { object["token_scores"] = tokenScores.map(Double.init) }
             if translation.truncatedSourceTokens > 0 { object["truncated_source_tokens"] = translation.truncatedSourceTokens }
+            if let align { object["alignment"] = align.json(translation.alignment) }
             if nbest > 1 {
-                object["nbest"] = hypotheses.map { h -> [String: Any] in
+                object["nbest"] = hypotheses.indices.map { n -> [String: Any] in
+                    let h = hypotheses[n]
                     var entry: [String: Any] = ["translation": h.text, "tokens": h.pieces]
                     if let s = h.score { entry["score"] = Double(s) }
+                    if let align { entry["alignment"] = align.json(translation.alignment(ofHypothesis: n)) }
                     return entry
                 }
             }

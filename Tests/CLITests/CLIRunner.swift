@@ -51,10 +51,14 @@ enum CLI {
     /// A child that exits early closes its stdin; writing to it must give EPIPE, not kill the test runner.
     private static let ignoreSIGPIPE: Void = { signal(SIGPIPE, SIG_IGN) }()
 
-    /// Runs `xlate arguments` in the repository root, feeding `stdin` through a pipe (no stdin: /dev/null).
+    /// Runs `xlate arguments` in the repository root (or `directory`), feeding `stdin` through a pipe (no stdin:
+    /// /dev/null). `executable` replaces the built binary; `stderr` (e.g. a terminal) replaces the captured stderr.
     /// Kills the child and fails after `timeout` seconds.
-    static func run(_ arguments: [String], stdin: Data? = nil, timeout: TimeInterval = 120) throws -> CLIResult {
-        guard let binary else {
+    static func run(
+        _ arguments: [String], stdin: Data? = nil, timeout: TimeInterval = 120, executable: URL? = nil, directory: URL? = nil,
+        stderr: FileHandle? = nil
+    ) throws -> CLIResult {
+        guard let binary = executable ?? binary else {
             throw CLIError(description: "xlate executable not found near \(CommandLine.arguments[0]) nor in .build/release; "
                 + "build it with: swift build -c release --product xlate")
         }
@@ -62,7 +66,7 @@ enum CLI {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
-        process.currentDirectoryURL = repoRoot
+        process.currentDirectoryURL = directory ?? repoRoot
         var environment = ProcessInfo.processInfo.environment
         environment["SWIFT_BACKTRACE"] = "enable=no"
         // Hermetic model search: only the repository's Models/ folder (found from the binary's path).
@@ -82,7 +86,7 @@ enum CLI {
         let stdoutHandle = try FileHandle(forWritingTo: stdoutURL)
         let stderrHandle = try FileHandle(forWritingTo: stderrURL)
         process.standardOutput = stdoutHandle
-        process.standardError = stderrHandle
+        process.standardError = stderr ?? stderrHandle
 
         let inputPipe = Pipe()
         process.standardInput = stdin == nil ? FileHandle.nullDevice : inputPipe

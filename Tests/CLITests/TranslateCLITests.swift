@@ -182,8 +182,8 @@ extension CLITests {
         @Test func longLinesAreTruncatedWithWarning() throws {
             let long = Array(repeating: "The cat sat on the mat because it was tired.", count: 40).joined(separator: " ")
             #expect(long.split(separator: " ").count == 400)
-            // Two equal long lines: each warning must name its own line.
-            let result = try CLI.run(["--model", CLI.enDe, "--beam", "1"], input: "Hello.\n\(long)\n\(long)\n")
+            // Two equal long lines: each warning must name its own line. (Split into sentences they would fit.)
+            let result = try CLI.run(["--model", CLI.enDe, "--beam", "1", "--split", "none"], input: "Hello.\n\(long)\n\(long)\n")
             #expect(result.status == 0, "stderr: \(result.stderr)")
             let lines = result.lines
             try #require(lines.count == 3, "output: \(result.output)")
@@ -197,7 +197,7 @@ extension CLITests {
 
         @Test func quietSilencesTheLongLineWarning() throws {
             let long = Array(repeating: "The cat sat on the mat because it was tired.", count: 40).joined(separator: " ")
-            let result = try CLI.run(["--model", CLI.enDe, "--beam", "1", "--quiet"], input: long + "\n")
+            let result = try CLI.run(["--model", CLI.enDe, "--beam", "1", "--split", "none", "--quiet"], input: long + "\n")
             #expect(result.status == 0)
             #expect(result.lines.count == 1)
             #expect(result.stderr.isEmpty, "stderr: \(result.stderr)")

@@ -62,14 +62,19 @@ let fixtureNames: [String] = ((try? FileManager.default.contentsOfDirectory(atPa
 
 /// A loaded fixture: model, recorded outputs, the decoding defaults of its generation_config.json.
 struct Fixture {
-    let model: MarianModel
+    let model: any Seq2SeqModel
     let reference: Reference
     let defaults: DecodingOptions
 
+    /// The fixture in folder `name` of Fixtures/marian (other architectures: `../t5/NAME`); the model type comes
+    /// from its config.json.
     init(_ name: String) throws {
         _ = try BLAS.info()
         let directory = fixturesDirectory.appendingPathComponent(name)
-        model = try MarianModel(directory: directory)
+        model = switch try ModelArchitecture(directory: directory) {
+        case .marian: try MarianModel(directory: directory)
+        case .t5: try T5Model(directory: directory)
+        }
         let data = try Data(contentsOf: directory.appendingPathComponent("reference.json"))
         reference = try JSONDecoder().decode(Reference.self, from: data)
         defaults = DecodingOptions(defaults: try GenerationDefaults(modelDirectory: directory))

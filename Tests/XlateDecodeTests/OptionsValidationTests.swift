@@ -5,7 +5,7 @@ import XlateModel
 
 @Suite("DecodingOptions validation")
 struct OptionsValidationTests {
-    let model: MarianModel
+    let model: any Seq2SeqModel
 
     init() throws {
         model = try Fixture(fixtureNames.first!).model

@@ -21,6 +21,9 @@ void spm_free(spm_processor *processor);
 /// Number of pieces in the model's own vocabulary.
 int32_t spm_piece_count(const spm_processor *processor);
 
+/// The piece of id `id` (0 <= id < spm_piece_count), NUL-terminated; owned by the model, valid while it is loaded.
+const char *spm_id_to_piece(const spm_processor *processor, int32_t id);
+
 /// Encodes UTF-8 `text` (`length` bytes) into pieces. On success the pieces are written as one buffer of
 /// NUL-separated strings: `*out` (release with `spm_free_buffer`), `*out_length` bytes, `*out_count` pieces.
 int spm_encode_pieces(const spm_processor *processor, const char *text, size_t length,

@@ -1,0 +1,223 @@
+import Foundation
+
+/// Rule-based sentence splitting, and cutting of over-long sentences at safe boundaries.
+///
+/// ```swift
+/// let splitter = SentenceSplitter(language: "en")
+/// let text = "Dr. Smith paid 3.50 dollars, e.g. for tea. He said: \"Thanks!\" Then he left..."
+/// splitter.sentences(in: text).map { text[$0] }
+/// // ["Dr. Smith paid 3.50 dollars, e.g. for tea.", "He said: \"Thanks!\"", "Then he left..."]
+/// ```
+///
+/// A sentence ends after `.`, `!`, `?`, `…` (or a run of them, e.g. `?!`, `...`), optionally followed by closing
+/// quotes or brackets, then whitespace, then a word that does not start with a lowercase letter (after any opening
+/// quotes or brackets). CJK full stops (`。！？`) end a sentence without whitespace. A period does not end a sentence
+/// after an abbreviation that precedes a word ("Dr.", "Mr.", "Prof.", "vgl."), after one that precedes a number when a
+/// digit follows ("No. 5", "Nr. 3", "S. 12"), after an initial ("J. K. Rowling") or a dotted abbreviation ("e.g.",
+/// "z.B.", "U.S."), nor after a number in languages that write ordinals with a period ("am 3. Oktober", German and
+/// others). Abbreviations that often end a sentence ("etc.", "usw.", "Inc.") follow the general rule: a capital
+/// after them starts a new sentence. No-break spaces never separate sentences.
+public struct SentenceSplitter: Sendable {
+    /// The language whose rules apply (ISO 639-1, e.g. "en", "de"); nil: the rules of all known languages.
+    public let language: String?
+    private let prefixes: Set<String>
+    private let numericPrefixes: Set<String>
+    private let ordinalPeriods: Bool
+
+    /// A splitter with the abbreviation rules of `language` (nil, or a language without rules: all languages').
+    public init(language: String? = nil) {
+        let language = language?.lowercased()
+        self.language = language
+        let rules = language.flatMap { Self.abbreviations[$0] }.map { [$0] } ?? Array(Self.abbreviations.values)
+        prefixes = Set(rules.flatMap(\.prefixes))
+        numericPrefixes = Set(rules.flatMap(\.numeric))
+        ordinalPeriods = language.map(Self.ordinalPeriodLanguages.contains) ?? false
+    }
+
+    /// The sentences of `text`, in order, without the whitespace around them. Text without sentence boundaries is
+    /// one sentence; whitespace-only text has none.
+    public func sentences(in text: String) -> [Range<String.Index>] { sentences(in: text[...]) }
+
+    /// The sentences of part of a string, as ranges of the whole string.
+    public func sentences(in text: Substring) -> [Range<String.Index>] {
+        let characters = Array(text)
+        var indices = Array(text.indices)
+        indices.append(text.endIndex)
+        var sentences: [Range<String.Index>] = []
+        var start = 0
+        var i = 0
+        func close(_ end: Int) {
+            var first = start
+            var last = end
+            while first < last, characters[first].isWhitespace { first += 1 }
+            while last > first, characters[last - 1].isWhitespace { last -= 1 }
+            if first < last { sentences.append(indices[first]..<indices[last]) }
+        }
+        while i < characters.count {
+            guard Self.isTerminal(characters[i]) else {
+                i += 1
+                continue
+            }
+            var end = i  // past the run of terminal marks, then past closing quotes and brackets
+            while end < characters.count, Self.isTerminal(characters[end]) { end += 1 }
+            let marks = characters[i..<end]
+            while end < characters.count, Self.closing.contains(characters[end]) { end += 1 }
+            if marks.contains(where: Self.cjkTerminals.contains) {
+                close(end)
+                start = end
+            } else if end < characters.count, Self.isBreakingSpace(characters[end]) {
+                var next = end
+                while next < characters.count, characters[next].isWhitespace { next += 1 }
+                if next < characters.count, endsSentence(characters, marks: marks.indices, next: next) {
+                    close(end)
+                    start = next
+                }
+            }
+            i = end
+        }
+        close(characters.count)
+        return sentences
+    }
+
+    /// Whether the terminal marks at `marks` end a sentence, given that the next word starts at `next`.
+    private func endsSentence(_ characters: [Character], marks: Range<Int>, next: Int) -> Bool {
+        var first = next  // the first character of the next word, past opening quotes and brackets
+        while first < characters.count, Self.opening.contains(characters[first]) { first += 1 }
+        guard first < characters.count else { return true }
+        let following = characters[first]
+        if following.isLowercase { return false }
+        // Only a single period can belong to an abbreviation or a number; "?", "!", "..." end the sentence.
+        guard marks.count == 1, characters[marks.lowerBound] == "." else { return true }
+        var wordStart = marks.lowerBound
+        while wordStart > 0, !characters[wordStart - 1].isWhitespace { wordStart -= 1 }
+        while wordStart < marks.lowerBound, Self.opening.contains(characters[wordStart]) { wordStart += 1 }
+        let word = String(characters[wordStart..<marks.lowerBound])
+        guard !word.isEmpty else { return true }
+        if prefixes.contains(word) { return false }
+        if following.isNumber, numericPrefixes.contains(word) { return false }
+        // An initial ("J. K. Rowling") or a dotted abbreviation ("e.g.", "z.B.", "U.S.").
+        let parts = word.split(separator: ".", omittingEmptySubsequences: false)
+        if parts.allSatisfy({ $0.count == 1 && $0.first!.isLetter }), parts.count > 1 || word.first!.isUppercase { return false }
+        if ordinalPeriods, word.count <= 2, word.allSatisfy(\.isNumber) { return false }
+        return true
+    }
+
+    // MARK: Cutting over-long sentences
+
+    /// Cuts `range` of `text` into consecutive pieces for which `fits` holds, each as long as possible: at the last
+    /// word boundary that fits, or at an earlier one after a comma, semicolon, colon or dash when that keeps at
+    /// least half of the piece; inside a word only when a single word does not fit. The pieces carry no surrounding
+    /// whitespace; a piece of one character is kept even if it does not fit (nothing is dropped).
+    ///
+    /// `fits` is assumed monotone (a longer text never fits when a shorter one does not), as token counts are.
+    public func pieces(of text: String, in range: Range<String.Index>, fits: (Substring) -> Bool) -> [Range<String.Index>] {
+        var pieces: [Range<String.Index>] = []
+        var start = range.lowerBound
+        while start < range.upperBound {
+            if fits(text[start..<range.upperBound]) {
+                pieces.append(start..<range.upperBound)
+                break
+            }
+            // Ends of words: where whitespace follows a non-space character.
+            var ends: [String.Index] = []
+            var index = start
+            while index < range.upperBound {
+                let next = text.index(after: index)
+                if next < range.upperBound, !text[index].isWhitespace, text[next].isWhitespace { ends.append(next) }
+                index = next
+            }
+            var end: String.Index
+            if let last = Self.lastFitting(ends, { fits(text[start..<$0]) }) {
+                end = ends[last]
+                let minimum = text.distance(from: start, to: end) / 2
+                if let clause = ends[...last].last(where: { Self.clauseEnd.contains(text[text.index(before: $0)]) }),
+                    text.distance(from: start, to: clause) >= minimum
+                {
+                    end = clause
+                }
+            } else {
+                let characters = Array(text[start..<range.upperBound].indices.dropFirst()) + [range.upperBound]
+                end = Self.lastFitting(characters, { fits(text[start..<$0]) }).map { characters[$0] } ?? characters[0]
+            }
+            pieces.append(start..<end)
+            start = end
+            while start < range.upperBound, text[start].isWhitespace { start = text.index(after: start) }
+        }
+        return pieces
+    }
+
+    /// The last position of `candidates` (in increasing order) for which the monotone `fits` holds, by bisection.
+    private static func lastFitting<T>(_ candidates: [T], _ fits: (T) -> Bool) -> Int? {
+        var low = 0
+        var high = candidates.count  // candidates[..<low] fit; candidates[high...] do not
+        while low < high {
+            let middle = (low + high) / 2
+            if fits(candidates[middle]) { low = middle + 1 } else { high = middle }
+        }
+        return low == 0 ? nil : low - 1
+    }
+
+    // MARK: Rejoining
+
+    /// The text between two translated pieces: the source's whitespace between them, or, where the source had
+    /// none (CJK full stops, a cut inside a word), a space unless `previous` ends in a script written without spaces.
+    public static func separator(_ sourceGap: Substring, after previous: String) -> String {
+        if !sourceGap.isEmpty { return String(sourceGap) }
+        guard let last = previous.unicodeScalars.last else { return "" }
+        return isUnspacedScript(last) ? "" : " "
+    }
+
+    /// Han, kana, Thai, Lao, Khmer, Myanmar, and CJK punctuation / full-width forms.
+    private static func isUnspacedScript(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x0E00...0x0EFF, 0x1000...0x109F, 0x1780...0x17FF, 0x2E80...0x9FFF, 0xF900...0xFAFF, 0xFF00...0xFFEF,
+            0x20000...0x3FFFF:
+            true
+        default: false
+        }
+    }
+
+    // MARK: Characters and abbreviations
+
+    private static let cjkTerminals: Set<Character> = ["。", "！", "？", "｡"]
+    private static let terminals: Set<Character> = [".", "!", "?", "…", "‼", "⁇", "⁈", "⁉", "।", "॥", "؟", "۔"]
+    /// Closing quotes include the German “ ‘ and « ‹ (they only count right after the terminal mark).
+    private static let closing: Set<Character> = ["\"", "'", "”", "’", "“", "‘", "»", "›", "«", "‹", ")", "]", "}", "」", "』", "）"]
+    private static let opening: Set<Character> = ["\"", "'", "“", "„", "‘", "‚", "«", "‹", "(", "[", "{", "¿", "¡", "「", "『", "（", "-", "–", "—"]
+    private static let clauseEnd: Set<Character> = [",", ";", ":", "–", "—", ")", "]", "，", "；", "：", "、"]
+
+    private static func isTerminal(_ character: Character) -> Bool {
+        terminals.contains(character) || cjkTerminals.contains(character)
+    }
+
+    /// Whitespace that may separate sentences: not a no-break space (U+00A0, U+2007, U+202F), which typists use
+    /// precisely to keep "Dr.\u{A0}Smith" together.
+    private static func isBreakingSpace(_ character: Character) -> Bool {
+        character.isWhitespace && !["\u{00A0}", "\u{2007}", "\u{202F}"].contains(character)
+    }
+
+    /// Abbreviations followed by a period that never end a sentence (`prefixes`), and those that do not when a
+    /// number follows (`numeric`), as written (case matters: "Dr" but not "dr"); dotted ones ("e.g.", "z.B.") need
+    /// no entry. Without a language all lists apply, so no entry may be a common word of another language.
+    private static let abbreviations: [String: (prefixes: [String], numeric: [String])] = [
+        "en": (
+            ["Mr", "Mrs", "Ms", "Messrs", "Dr", "Prof", "Sr", "St", "Mt", "Gen", "Col", "Lt", "Sgt", "Capt", "Cmdr", "Rev",
+             "Hon", "Gov", "Sen", "Rep", "Pres", "Supt", "vs", "cf", "approx", "viz", "ca"],
+            ["No", "Nos", "Art", "pp", "p", "Vol", "Fig", "Figs", "Ch", "Sec", "Eq", "Tab", "ed"]
+        ),
+        "de": (
+            ["Hr", "Hrn", "Fr", "Frl", "Dr", "Prof", "Dipl", "Ing", "St", "bzw", "vgl", "ca", "evtl", "ggf", "inkl", "exkl",
+             "sog", "Mio", "Mrd", "Tsd", "Jh", "geb", "gest", "zzgl"],
+            ["Nr", "Art", "Abs", "Abb", "Bd", "Kap", "S", "Jg", "Ziff", "Tab", "Tel"]
+        ),
+        "fr": (["M", "MM", "Mme", "Mmes", "Mlle", "Dr", "Pr", "St", "Ste", "cf", "env"], ["No", "p", "art", "vol", "chap"]),
+        "es": (["Sr", "Sra", "Srta", "Sres", "Dr", "Dra", "Ud", "Uds", "Lic", "Ing", "Avda", "Dña"], ["No", "Núm", "p", "pág", "art"]),
+        "it": (["Sig", "Sigg", "Dott", "Dr", "Prof", "Ing", "Avv", "Spett"], ["N", "n", "p", "pag", "art"]),
+        "nl": (["Dhr", "Mevr", "Dr", "Prof", "Mr", "Ir", "Drs", "ca", "bijv", "vgl"], ["Nr", "No", "blz", "art"]),
+    ]
+
+    /// Languages that write ordinal numbers with a period ("am 3. Oktober").
+    private static let ordinalPeriodLanguages: Set<String> = [
+        "de", "da", "nb", "nn", "no", "fi", "is", "et", "lv", "lt", "cs", "sk", "sl", "hr", "sr", "bs", "pl", "hu", "tr",
+    ]
+}

@@ -1,0 +1,50 @@
+import ArgumentParser
+import Foundation
+import Xlate
+
+/// `xlate generate`: free text-to-text with a T5-style model — each input line is one input, whole.
+struct GenerateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "generate",
+        abstract: "Run a text-to-text model (T5, Flan-T5, mT5) on each input line: summaries, rewriting, answers.",
+        discussion: """
+            Reads one input per line from standard input (or -i FILE) and writes one output per line, as 'xlate' \
+            does, but never splits a line into sentences: the model sees each line whole (longer lines are cut to \
+            the model's positions, with a warning). --prefix TEXT is put before every line, e.g. the task prefix \
+            the model was trained with.
+
+            The model (--model DIR), the input and output files, --prefix, --beam, --nbest, --max-length, \
+            --format, --scores, --align and the other options are those of 'xlate' and may be given before or after \
+            'generate'.
+
+            EXAMPLES
+              echo "studies have shown that owning a dog is good for you" | xlate generate --model ~/models/t5-small --prefix "summarize: "
+              xlate generate --model ~/models/flan-t5-base -i questions.txt --beam 4 --max-length 64
+              printf 'Answer the question: what is the capital of France?\\n' | xlate generate --model ~/models/flan-t5-base --format json
+            """)
+
+    /// The model, files and decoding options are the root command's, parsed wherever they appear.
+    @ParentCommand var translate: Translate
+
+    func run() throws {
+        var command = translate
+        command.split = .none
+        try command.run()
+    }
+}
+
+/// Whether the model folder at `path` holds a T5-style model, whose --src/--tgt choose a translation prefix. A
+/// folder that cannot be read counts as not; loading it reports why.
+func isTextToTextModel(_ path: String) -> Bool {
+    (try? ModelArchitecture(directory: URL(fileURLWithPath: path))) == .t5
+}
+
+/// What to put before every input: `--prefix`, else (T5 models with --src/--tgt) the translation prefix.
+func inputPrefix(for translator: Translator, prefix: String?, source: String?, target: String?) throws -> String? {
+    if let prefix { return prefix }
+    guard translator.architecture == .t5, let source, let target else { return nil }
+    guard let translationPrefix = translator.translationPrefix(source: source, target: target) else {
+        throw ValidationError("no translation prefix for \(source) → \(target) (unknown language code); give it with --prefix TEXT")
+    }
+    return translationPrefix
+}
