@@ -8,7 +8,7 @@ PYTHON_VENV ?= $(HOME)/.cache/xlate/venv
 BIN = .build/$(CONFIG)/xlate
 BENCH_ARGS ?=
 
-.PHONY: help setup build run test fixtures bench install clean
+.PHONY: help setup build run test fixtures bench install clean example
 
 help:
 	@echo "make setup     install system packages (libopenblas-dev, libsentencepiece-dev)"
@@ -18,6 +18,7 @@ help:
 	@echo "make fixtures  regenerate Fixtures/ with transformers (makes a virtualenv in $(PYTHON_VENV))"
 	@echo "make bench     compare xlate with CTranslate2 and transformers (virtualenv in ~/.cache/xlate/bench-venv;"
 	@echo "               BENCH_ARGS=\"--lines 100\" for a quick run)"
+	@echo "make example   build Examples/SubtitleTranslator (depends on xlate by path) and translate its sample.srt"
 	@echo "make install   install xlate and the bundled models under PREFIX ($(PREFIX))"
 
 # The system libraries the build links against; installed only when missing.
@@ -42,9 +43,15 @@ fixtures:
 	$(PYTHON_VENV)/bin/pip install -q -r Fixtures/requirements.txt
 	$(PYTHON_VENV)/bin/python Fixtures/generate.py
 	$(PYTHON_VENV)/bin/python Fixtures/generate_t5.py
+	$(PYTHON_VENV)/bin/python Fixtures/generate_scores.py
 
 bench: setup
 	Benchmarks/run.sh $(BENCH_ARGS)
+
+# The example package: a separate SwiftPM package that depends on this one by path.
+example: setup
+	cd Examples/SubtitleTranslator && $(SWIFT) build -c $(CONFIG)
+	Examples/SubtitleTranslator/.build/$(CONFIG)/subtitle-translator --model Models/xlate-en-de Examples/SubtitleTranslator/sample.srt
 
 install: build
 	install -d $(PREFIX)/bin $(PREFIX)/share/xlate/models
@@ -52,4 +59,4 @@ install: build
 	cp -R Models/. $(PREFIX)/share/xlate/models/
 
 clean:
-	rm -rf .build
+	rm -rf .build Examples/SubtitleTranslator/.build
