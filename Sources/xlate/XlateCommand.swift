@@ -64,7 +64,8 @@ struct ListModels: ParsableCommand {
                 let attributes = try? FileManager.default.attributesOfItem(atPath: entry.directory.appendingPathComponent(name).path)
                 return total + ((attributes?[.size] as? NSNumber)?.intValue ?? 0)
             } ?? 0
-            print("\(entry.source)-\(entry.target)\tmarian\t\(size / 1_000_000) MB\t\(entry.directory.path)")
+            let architecture = (try? ModelArchitecture(directory: entry.directory)).map(\.rawValue) ?? "unsupported model_type"
+            print("\(entry.source)-\(entry.target)\t\(architecture)\t\(size / 1_000_000) MB\t\(entry.directory.path)")
         }
     }
 }
