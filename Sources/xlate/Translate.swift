@@ -111,6 +111,7 @@ struct Translate: ParsableCommand {
     }
 
     func run() throws {
+        let interrupt = Interrupt.install()
         let translator = try loadTranslator(model: model, source: source, target: target)
         var options = translator.defaultOptions
         options.batchSize = batchSize
@@ -141,6 +142,7 @@ struct Translate: ParsableCommand {
         let chunkSize = max(options.batchSize * 16, 512)
         let progress = ProgressBar.make(inputs: inputs.isEmpty ? ["-"] : inputs, quiet: quiet)
         defer { progress?.clear() }
+        var linesWritten = 0
         for path in inputs.isEmpty ? ["-"] : inputs {
             let reader: LineReader
             do { reader = try LineReader(path: path) } catch {
@@ -158,6 +160,11 @@ struct Translate: ParsableCommand {
                     throw ExitCode(Exit.badInput)
                 }
                 if chunk.isEmpty { break }
+                if let number = interrupt.signal {
+                    progress?.clear()
+                    printError("interrupted: the first \(linesWritten) input lines are translated and written, the rest is not")
+                    throw ExitCode(128 + number)
+                }
                 progress?.begin(chunk)
                 let translations = try translator.translate(chunk, options: options, progress: progress?.advance)
                 for (offset, translation) in translations.enumerated() {
@@ -170,6 +177,7 @@ struct Translate: ParsableCommand {
                 sink.flush()
                 progress?.end()
                 linesDone += chunk.count
+                linesWritten += chunk.count
             }
         }
     }
