@@ -11,7 +11,7 @@ public enum GEMMPath: String, Sendable {
     case openBLAS = "OpenBLAS"
 
     /// The path of this process: the packed kernel on CPUs with AVX2 or AVX-512 (measured on the bundled model's
-    /// shapes: 1.2–4× OpenBLAS's SkylakeX kernel, which repacks every weight on every call), OpenBLAS elsewhere.
+    /// shapes: 1.1–3.5× OpenBLAS's SkylakeX kernel, which repacks every weight on every call), OpenBLAS elsewhere.
     /// `XLATE_GEMM=openblas` forces OpenBLAS.
     public static let current: GEMMPath = {
         if ProcessInfo.processInfo.environment["XLATE_GEMM"]?.lowercased() == "openblas" { return .openBLAS }
