@@ -263,10 +263,7 @@ public final class MarianModel: Seq2SeqModel {
             // Masked self-attention over positions 0...step through the cache.
             let (keys, values) = state.cache(layer: l)
             layer.selfAttn.qkvProj!.apply(hidden, rows: rows, into: qkv)  // [rows, 3·d]
-            for r in 0..<rows {
-                (keys + (r * capacity + step) * d).update(from: qkv + r * 3 * d + d, count: d)
-                (values + (r * capacity + step) * d).update(from: qkv + r * 3 * d + 2 * d, count: d)
-            }
+            state.storeKeyValues(layer: l, fromFusedQKV: qkv)
             for r in 0..<rows {
                 for h in 0..<heads {
                     attendOne(

@@ -196,4 +196,15 @@ public struct DecoderState: ~Copyable, Sendable {
     func cache(layer: Int) -> (keys: UnsafeMutablePointer<Float>, values: UnsafeMutablePointer<Float>) {
         (selfKeys[layer].pointer, selfValues[layer].pointer)
     }
+
+    /// Stores this step's keys and values of `layer` at position `step` of every row, from a fused projection
+    /// `qkv [rows, 3·width]` (query, key, value per row).
+    func storeKeyValues(layer: Int, fromFusedQKV qkv: UnsafePointer<Float>) {
+        let (keys, values) = cache(layer: layer)
+        for r in 0..<rows {
+            let position = (r * capacity + step) * width
+            (keys + position).update(from: qkv + r * 3 * width + width, count: width)
+            (values + position).update(from: qkv + r * 3 * width + 2 * width, count: width)
+        }
+    }
 }

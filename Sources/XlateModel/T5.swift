@@ -399,10 +399,7 @@ public final class T5Model: Seq2SeqModel {
             let (keys, values) = state.cache(layer: l)
             layer.selfAttentionNorm.apply(hidden, rows: rows, into: normed)
             layer.selfAttention.qkvProj!.apply(normed, rows: rows, into: qkv)  // [rows, 3·inner]
-            for r in 0..<rows {
-                (keys + (r * capacity + step) * inner).update(from: qkv + r * 3 * inner + inner, count: inner)
-                (values + (r * capacity + step) * inner).update(from: qkv + r * 3 * inner + 2 * inner, count: inner)
-            }
+            state.storeKeyValues(layer: l, fromFusedQKV: qkv)
             for r in 0..<rows {
                 for h in 0..<heads {
                     attendWithBias(
