@@ -50,11 +50,7 @@ public struct ForcedDecoding: Sendable {
         while !active.isEmpty {
             model.decodeStep(active.map { step == 0 ? start : targets[$0][step - 1] }, state: &state, crossAttention: options.crossAttention)
             let columns = state.vocabularySize
-            for (row, sentence) in active.enumerated() {
-                if let attention = attentionRow(state, row: row, length: encoded.lengths[sentence]) {
-                    results[sentence].crossAttention!.append(attention)
-                }
-            }
+            appendCrossAttention(state, active: active, lengths: encoded.lengths, to: &results)
             state.logits.withUnsafeMutableBufferPointer { all in
                 for (row, sentence) in active.enumerated() {
                     let scores = UnsafeMutableBufferPointer(rebasing: all[(row * columns)..<((row + 1) * columns)])
@@ -76,10 +72,7 @@ public struct ForcedDecoding: Sendable {
                 active = keep.map { active[$0] }
             }
         }
-        for i in results.indices {
-            let sum = results[i].tokenScores!.reduce(0, +)
-            results[i].score = sum / Float(pow(Double(results[i].tokens.count), options.lengthPenalty))
-        }
+        for i in results.indices { results[i].scoreFromTokenScores(lengthPenalty: options.lengthPenalty) }
         return results
     }
 }

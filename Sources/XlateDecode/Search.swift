@@ -13,6 +13,24 @@ public func searchStrategy(for options: DecodingOptions) -> any SearchStrategy {
     options.numBeams == 1 ? GreedySearch() : BeamSearch()
 }
 
+/// Appends the last step's cross-attention row of each decoder row to the hypothesis of its sentence
+/// (`active[row]`), when the step computed attention.
+func appendCrossAttention(_ state: borrowing DecoderState, active: [Int], lengths: [Int], to results: inout [Hypothesis]) {
+    for (row, sentence) in active.enumerated() {
+        if let attention = attentionRow(state, row: row, length: lengths[sentence]) {
+            results[sentence].crossAttention!.append(attention)
+        }
+    }
+}
+
+extension Hypothesis {
+    /// Sets `score` to `Σ tokenScores / length^lengthPenalty`, as search scores finished hypotheses.
+    mutating func scoreFromTokenScores(lengthPenalty: Double) {
+        let sum = tokenScores!.reduce(0, +)
+        score = sum / Float(pow(Double(tokens.count), lengthPenalty))
+    }
+}
+
 /// Copies row `row` of the last step's cross-attention, cut to the sentence's source length.
 func attentionRow(_ state: borrowing DecoderState, row: Int, length: Int) -> [Float]? {
     guard let attention = state.crossAttention else { return nil }
@@ -51,11 +69,7 @@ public struct GreedySearch: SearchStrategy {
             model.decodeStep(active.map { sequences[$0].last! }, state: &state, crossAttention: options.crossAttention)
             let columns = state.vocabularySize
             var keep: [Int] = []
-            for (row, sentence) in active.enumerated() {
-                if let attention = attentionRow(state, row: row, length: encoded.lengths[sentence]) {
-                    results[sentence].crossAttention!.append(attention)
-                }
-            }
+            appendCrossAttention(state, active: active, lengths: encoded.lengths, to: &results)
             state.logits.withUnsafeMutableBufferPointer { all in
                 for (row, sentence) in active.enumerated() {
                     let scores = UnsafeMutableBufferPointer(rebasing: all[(row * columns)..<((row + 1) * columns)])
@@ -79,10 +93,7 @@ public struct GreedySearch: SearchStrategy {
             if let onStep, !onStep(results) { break }
         }
         if wantScores {
-            for i in results.indices {
-                let sum = results[i].tokenScores!.reduce(0, +)
-                results[i].score = sum / Float(pow(Double(results[i].tokens.count), options.lengthPenalty))
-            }
+            for i in results.indices { results[i].scoreFromTokenScores(lengthPenalty: options.lengthPenalty) }
         }
         return results.map { [$0] }
     }
