@@ -388,24 +388,22 @@ def candidate_inputs(spec, pad):
         yield ids + [0]
 
 
-def make_tiny(spec):
-    name = spec["name"]
-    folder = os.path.join(HERE, "marian", name)
-    built = build_tiny(spec)
-    write_checkpoint(built, spec, folder)
-    make_readable(folder)
-    model = load_reference(folder, built)
-    pad = model.config.pad_token_id
-    # A case is kept only if float64 and slightly perturbed float32 models give the same ids: xlate's
-    # float32 arithmetic differs from torch's in rounding, and near-ties would make tests flaky.
+def select_cases(name, model, inputs, pad, record=None, sequences=None):
+    """Records up to CASES_PER_MODEL of `inputs` whose outputs are robust, with a mix of greedy outputs that stop by
+    eos and that hit max_length. A case is kept only if float64 and slightly perturbed float32 models give the same
+    ids: xlate's float32 arithmetic differs from torch's in rounding, and near-ties would make tests flaky.
+    `record` / `sequences` replace record_generation / sequences_of (the T5 generator passes its own).
+    Returns (cases, number rejected)."""
+    record = record or record_generation
+    sequences = sequences or sequences_of
     checks = [copy.deepcopy(model).double(), perturbed(model, 1), perturbed(model, 2)]
     cases, rejected, seen = [], 0, set()
     n_max = n_early = n_beam_max = 0
-    for ids in candidate_inputs(spec, pad):
+    for ids in inputs:
         if len(cases) >= CASES_PER_MODEL:
             break
         x = torch.tensor([ids])
-        gens = [record_generation(model, x, o) for o in OPTION_SETS]
+        gens = [record(model, x, o) for o in OPTION_SETS]
         greedy = tuple(gens[0]["sequences"][0])
         at_max = len(greedy) == MAX_LENGTH - 1
         beam_at_max = len(gens[1]["sequences"][0]) == MAX_LENGTH - 1
@@ -415,7 +413,7 @@ def make_tiny(spec):
             rejected += 1
             continue
         fragile = gens[0]["min_margin"] < MIN_GREEDY_MARGIN or any(
-            sequences_of(other, x, o) != g["sequences"] for other in checks for o, g in zip(OPTION_SETS, gens))
+            sequences(other, x, o) != g["sequences"] for other in checks for o, g in zip(OPTION_SETS, gens))
         if fragile:
             rejected += 1
             continue
@@ -433,9 +431,16 @@ def make_tiny(spec):
             "generations": gens,
         })
     if len(cases) < 6:
-        raise RuntimeError(f"{name}: only {len(cases)} robust cases")
+        raise RuntimeError(f"{name}: only {len(cases)} robust cases ({rejected} rejected)")
+    return cases, rejected
 
-    # Batched: three inputs of different lengths, right-padded with pad + attention mask.
+
+def record_batch(model, cases, pad, run=None, sequences=None, eos=0):
+    """Greedy and beam-4 outputs for three of `cases` of different lengths, generated together (right-padded with
+    `pad` + attention mask), and whether they equal the unbatched outputs. `run` / `sequences` replace generate /
+    sequences_of."""
+    run = run or generate
+    sequences = sequences or sequences_of
     chosen = sorted(cases, key=lambda c: len(c["input_ids"]))
     batch_inputs = [chosen[-1]["input_ids"], chosen[len(chosen) // 2]["input_ids"], chosen[1]["input_ids"]]
     width = max(len(b) for b in batch_inputs)
@@ -443,16 +448,27 @@ def make_tiny(spec):
     mask = torch.tensor([[1] * len(b) + [0] * (width - len(b)) for b in batch_inputs])
     batch = {"input_ids": batch_inputs}
     for key, beams in (("greedy", 1), ("beam4", 4)):
-        opts = dict(OPTION_SETS[0], num_beams=beams)
-        out = generate(model, ids, opts, attention_mask=mask)
-        batch[key] = [cut_after_eos(r[1:].tolist()) for r in out.sequences]
+        out = run(model, ids, dict(OPTION_SETS[0], num_beams=beams), attention_mask=mask)
+        batch[key] = [cut_after_eos(r[1:].tolist(), eos=eos) for r in out.sequences]
     by_input = {tuple(c["input_ids"]): c for c in cases}
-    batch_matches = all(
+    batch["matches_unbatched"] = all(
         batch["greedy"][i] == by_input[tuple(b)]["generations"][0]["sequences"][0]
-        and [batch["beam4"][i]] == sequences_of(model, torch.tensor([b]), dict(OPTION_SETS[0], num_beams=4))
-        for i, b in enumerate(batch_inputs)
-    )
-    batch["matches_unbatched"] = batch_matches
+        and [batch["beam4"][i]] == sequences(model, torch.tensor([b]), dict(OPTION_SETS[0], num_beams=4))
+        for i, b in enumerate(batch_inputs))
+    return batch
+
+
+def make_tiny(spec):
+    name = spec["name"]
+    folder = os.path.join(HERE, "marian", name)
+    built = build_tiny(spec)
+    write_checkpoint(built, spec, folder)
+    make_readable(folder)
+    model = load_reference(folder, built)
+    pad = model.config.pad_token_id
+    cases, rejected = select_cases(name, model, candidate_inputs(spec, pad), pad)
+    batch = record_batch(model, cases, pad)
+    batch_matches = batch["matches_unbatched"]
 
     write_json(os.path.join(folder, "reference.json"), {
         "format": FORMAT,

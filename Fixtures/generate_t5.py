@@ -41,7 +41,8 @@ from transformers.models.t5.modeling_t5 import T5Attention
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from generate import (FORMAT, GENERATOR, MAX_LENGTH, OPTION_SETS, PINNED, SHARED, TOKENIZER_TEXTS, TORCH_VERSION,  # noqa: E402
-                      cut_after_eos, f32list, greedy_min_margin, make_readable, write_json)
+                      MIN_GREEDY_MARGIN, cut_after_eos, f32list, greedy_min_margin, make_readable, perturbed,
+                      record_batch, select_cases, write_json)
 from generate import generate as generate_with_config_cache  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -49,10 +50,7 @@ OUT = os.path.join(HERE, "t5")
 PAD, EOS, UNK = 0, 1, 2
 SPM_PIECES = 256
 EXTRA_IDS = 100
-CASES_PER_MODEL = 8
 MAX_CANDIDATES = 96
-MIN_GREEDY_MARGIN = 5e-4
-PERTURBATION = 1e-5
 BUCKET_RANGE = 300
 
 # Gains (x 1/sqrt(fan_in)) of q, k, v, self-attention o, cross-attention o, wi (wi_0 and wi_1), wo; rel: std of the
@@ -359,15 +357,6 @@ def sequences_of(model, input_ids, opts):
     return [cut_after_eos(r[1:].tolist(), eos=EOS) for r in generate(model, input_ids, opts).sequences]
 
 
-def perturbed(model, seed):
-    m = copy.deepcopy(model)
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in m.parameters():
-            p.mul_(1 + PERTURBATION * torch.randn(p.shape, generator=g))
-    return m
-
-
 def candidate_inputs(spec):
     """Deterministic source inputs: lengths 1..14 (trailing eos), ids in [2, vocab - 4)."""
     g = torch.Generator().manual_seed(1000 + spec["seed"])
@@ -396,57 +385,8 @@ def make_tiny(spec):
         train_spiece(folder)
     make_readable(folder)
     model = load_reference(folder, built, spec)
-    checks = [copy.deepcopy(model).double(), perturbed(model, 1), perturbed(model, 2)]
-    cases, rejected, seen = [], 0, set()
-    n_max = n_early = n_beam_max = 0
-    for ids in candidate_inputs(spec):
-        if len(cases) >= CASES_PER_MODEL:
-            break
-        x = torch.tensor([ids])
-        gens = [record_generation(model, x, o) for o in OPTION_SETS]
-        greedy = tuple(gens[0]["sequences"][0])
-        at_max = len(greedy) == MAX_LENGTH - 1
-        beam_at_max = len(gens[1]["sequences"][0]) == MAX_LENGTH - 1
-        if (greedy in seen or (at_max and n_max >= 3) or (not at_max and n_early >= CASES_PER_MODEL - 2)
-                or (beam_at_max and n_beam_max >= CASES_PER_MODEL - 3)):
-            rejected += 1
-            continue
-        fragile = gens[0]["min_margin"] < MIN_GREEDY_MARGIN or any(
-            sequences_of(other, x, o) != g["sequences"] for other in checks for o, g in zip(OPTION_SETS, gens))
-        if fragile:
-            rejected += 1
-            continue
-        seen.add(greedy)
-        n_max += at_max
-        n_early += not at_max
-        n_beam_max += beam_at_max
-        with torch.no_grad():
-            enc = model.get_encoder()(input_ids=x).last_hidden_state[0]
-            logits = model(input_ids=x, decoder_input_ids=torch.tensor([[PAD]])).logits[0, -1]
-        cases.append({
-            "input_ids": ids,
-            "encoder_output": f32list(enc),
-            "first_step_logits": f32list(logits),
-            "generations": gens,
-        })
-    if len(cases) < 6:
-        raise RuntimeError(f"{name}: only {len(cases)} robust cases ({rejected} rejected)")
-
-    # Batched: three inputs of different lengths, right-padded with pad + attention mask.
-    chosen = sorted(cases, key=lambda c: len(c["input_ids"]))
-    batch_inputs = [chosen[-1]["input_ids"], chosen[len(chosen) // 2]["input_ids"], chosen[1]["input_ids"]]
-    width = max(len(b) for b in batch_inputs)
-    ids = torch.tensor([b + [PAD] * (width - len(b)) for b in batch_inputs])
-    mask = torch.tensor([[1] * len(b) + [0] * (width - len(b)) for b in batch_inputs])
-    batch = {"input_ids": batch_inputs}
-    for key, beams in (("greedy", 1), ("beam4", 4)):
-        out = generate(model, ids, dict(OPTION_SETS[0], num_beams=beams), attention_mask=mask)
-        batch[key] = [cut_after_eos(r[1:].tolist(), eos=EOS) for r in out.sequences]
-    by_input = {tuple(c["input_ids"]): c for c in cases}
-    batch["matches_unbatched"] = all(
-        batch["greedy"][i] == by_input[tuple(b)]["generations"][0]["sequences"][0]
-        and [batch["beam4"][i]] == sequences_of(model, torch.tensor([b]), dict(OPTION_SETS[0], num_beams=4))
-        for i, b in enumerate(batch_inputs))
+    cases, rejected = select_cases(name, model, candidate_inputs(spec), PAD, record_generation, sequences_of)
+    batch = record_batch(model, cases, PAD, generate, sequences_of, eos=EOS)
 
     write_json(os.path.join(folder, "reference.json"), {
         "format": FORMAT,
