@@ -94,18 +94,16 @@ public struct DecoderState: ~Copyable, Sendable {
 
     /// Floats per position in the self-attention cache (heads × head size).
     let width: Int
-    /// Positions allocated per row in the cache; grows by `growth` positions up to `maxLength` (doubling would hold
-    /// up to twice the memory needed; the extra copies of fixed steps are small next to beam reordering's).
-    private(set) var capacity: Int
-    let maxLength: Int
+    /// Positions per row in the cache: the model's longest target. The caches are reserved, not allocated
+    /// (`ReservedFloats`): a row costs memory only for the positions written, so nothing is ever copied to grow them.
+    let capacity: Int
+    var maxLength: Int { capacity }
     let maxRows: Int
-    /// Rows the caches have room for: `maxRows`, then the rows running when the caches last grew.
-    private(set) var allocatedRows: Int
-    /// Per layer `[allocatedRows, capacity, width]`.
-    private(set) var selfKeys: [FloatBuffer]
-    private(set) var selfValues: [FloatBuffer]
-    /// Target of `reorder`'s gather, swapped with the cache it reorders.
-    private var spare: FloatBuffer
+    /// Per layer `[maxRows, capacity, width]`.
+    private(set) var selfKeys: [ReservedFloats]
+    private(set) var selfValues: [ReservedFloats]
+    /// Rows that `reorder` saves before overwriting them, packed `[rows, step · width]`.
+    private let saved: ReservedFloats
     /// Per layer `[batch, maxSourceLength, 2·width]`: keys then values for each source position.
     let crossKeyValues: [FloatBuffer]
     /// Scratch buffers for the step, sized by the model for `maxRows`.
@@ -117,14 +115,12 @@ public struct DecoderState: ~Copyable, Sendable {
     ) {
         self.rowSentences = rowSentences
         self.width = width
-        self.maxLength = maxLength
+        capacity = maxLength
         maxRows = rowSentences.count
-        allocatedRows = maxRows
-        capacity = min(Self.growth, maxLength)
         let size = maxRows * capacity * width
-        selfKeys = (0..<layers).map { _ in FloatBuffer(uninitializedCount: size) }
-        selfValues = (0..<layers).map { _ in FloatBuffer(uninitializedCount: size) }
-        spare = FloatBuffer(uninitializedCount: size)
+        selfKeys = (0..<layers).map { _ in ReservedFloats(count: size) }
+        selfValues = (0..<layers).map { _ in ReservedFloats(count: size) }
+        saved = ReservedFloats(count: size)
         self.vocabularySize = vocabularySize
         logits = [Float](repeating: 0, count: maxRows * vocabularySize)
         self.crossKeyValues = crossKeyValues
@@ -135,51 +131,39 @@ public struct DecoderState: ~Copyable, Sendable {
 
     public var rows: Int { rowSentences.count }
 
-    /// Cache positions added at a time.
-    static let growth = 32
-
     /// Keeps rows `indices` (in that order; an index may repeat): beam reordering, dropping finished rows, and
-    /// expanding one row into several beams. There can be at most as many rows as the state was made with, and
-    /// once the caches have grown, at most as many as were running then.
+    /// expanding one row into several beams. There can be at most as many rows as the state was made with. The
+    /// caches are reordered in place; the memory of rows no longer running is given back.
     public mutating func reorder(_ indices: [Int]) {
         precondition(indices.allSatisfy { $0 >= 0 && $0 < rows }, "reorder can only keep or repeat existing rows")
-        precondition(indices.count <= allocatedRows, "reorder to \(indices.count) rows exceeds the \(allocatedRows) allocated")
+        precondition(indices.count <= maxRows, "reorder to \(indices.count) rows exceeds the \(maxRows) allocated")
         if indices.count == rows, indices.elementsEqual(0..<rows) { return }
-        let stride = capacity * width
-        let used = step * width
-        func gather(_ cache: FloatBuffer) -> FloatBuffer {
-            for (newRow, oldRow) in indices.enumerated() {
-                (spare.pointer + newRow * stride).update(from: cache.pointer + oldRow * stride, count: used)
+        let (stride, used) = (capacity * width, step * width)
+        // Row i is written with old row indices[i], in increasing i. Old row j is overwritten at i = j (unless it
+        // keeps itself), so it is saved first when a later row reads it.
+        var readLater = [Bool](repeating: false, count: rows)
+        for (i, j) in indices.enumerated() where j < i { readLater[j] = true }
+        for cache in selfKeys + selfValues {
+            var slot = [Int](repeating: -1, count: rows)
+            var savedRows = 0
+            for (i, j) in indices.enumerated() {
+                if i < rows, readLater[i], j != i {
+                    (saved.pointer + savedRows * used).update(from: cache.pointer + i * stride, count: used)
+                    slot[i] = savedRows
+                    savedRows += 1
+                }
+                guard j != i else { continue }
+                let source = j < i && slot[j] >= 0 ? saved.pointer + slot[j] * used : cache.pointer + j * stride
+                (cache.pointer + i * stride).update(from: source, count: used)
             }
-            defer { spare = cache }
-            return spare
-        }
-        for l in selfKeys.indices {
-            selfKeys[l] = gather(selfKeys[l])
-            selfValues[l] = gather(selfValues[l])
+            if indices.count < rows { cache.release(from: indices.count * stride) }
         }
         rowSentences = indices.map { rowSentences[$0] }
     }
 
-    /// Makes room for position `step` in every row's cache. Rows never increase, so the new caches only hold the
-    /// rows still running.
-    mutating func reserveNextPosition() {
+    /// Checks there is room for position `step` in every row's cache.
+    func reserveNextPosition() {
         precondition(step < maxLength, "decoder step \(step) exceeds the model's \(maxLength) positions")
-        guard step >= capacity else { return }
-        let newCapacity = min(maxLength, capacity + Self.growth)
-        let (oldStride, newStride) = (capacity * width, newCapacity * width)
-        func grow(_ cache: FloatBuffer) -> FloatBuffer {
-            let grown = FloatBuffer(uninitializedCount: rows * newStride)
-            for row in 0..<rows {
-                (grown.pointer + row * newStride).update(from: cache.pointer + row * oldStride, count: oldStride)
-            }
-            return grown
-        }
-        selfKeys = selfKeys.map(grow)
-        selfValues = selfValues.map(grow)
-        spare = FloatBuffer(uninitializedCount: rows * newStride)
-        capacity = newCapacity
-        allocatedRows = rows
     }
 
     /// Storage for this step's cross-attention `[rows, maxSourceLength]`, zeroed: last step's, taken out of the state
