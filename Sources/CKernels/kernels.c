@@ -4,6 +4,8 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <string.h>
+#include <stdlib.h>
+#include <pthread.h>
 
 #if defined(__x86_64__) && defined(__linux__)
 #define XK_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
@@ -255,4 +257,210 @@ XK_CLONES int xk_all_finite(const float *x, size_t count) {
     uint32_t bad = 0;
     for (size_t i = 0; i < count; i++) bad |= ((bits[i] & 0x7f800000u) == 0x7f800000u);
     return bad == 0;
+}
+
+// MARK: int8 GEMM
+//
+// y[m, n] ≈ x[m, k] · wᵀ + bias with w quantised per output row (scale 127 / max|row|, round to nearest even) and
+// x quantised per row on each call the same way, shifted by +128 to unsigned bytes for `vpdpbusd` (u8 × s8 → s32).
+// The shift adds 128 · Σₖ w_q[j, k] to column j; that sum is computed at packing ("compensation") and subtracted.
+// Panels of 32 output columns hold, for each group of 4 k, 32 × 4 bytes: column j's 4 weights in its 32-bit lane.
+// k is padded to a multiple of 4 with zero weights. Accumulation is exact integer arithmetic, so the AVX-512 VNNI
+// kernel and the portable one give identical results; the dequantisation is one fused multiply-add in both:
+// y = fma((float)(acc − compensation), x_scale · w_scale, bias).
+
+#define I8_KPAD(k) (((k) + 3) & ~3)
+
+size_t xk_packed_i8_size(int n, int k) { return (size_t)((n + NR - 1) / NR) * NR * (size_t)I8_KPAD(k); }
+size_t xk_packed_i8_columns(int n) { return (size_t)((n + NR - 1) / NR) * NR; }
+
+void xk_pack_weight_i8(const float *w, int n, int k, int8_t *packed, float *scales, int32_t *compensation) {
+    int kp = I8_KPAD(k), panels = (n + NR - 1) / NR;
+    for (int col = 0; col < panels * NR; col++) {
+        int p = col / NR, j = col % NR;
+        int8_t *panel = packed + (size_t)p * NR * kp;
+        float amax = 0.0f;
+        if (col < n)
+            for (int kk = 0; kk < k; kk++) {
+                float a = fabsf(w[(size_t)col * k + kk]);
+                amax = a > amax ? a : amax;
+            }
+        float scale = amax > 0.0f ? 127.0f / amax : 0.0f;
+        int32_t sum = 0;
+        for (int kk = 0; kk < kp; kk++) {
+            int q = 0;
+            if (col < n && kk < k) {
+                float v = __builtin_roundevenf(w[(size_t)col * k + kk] * scale);
+                q = (int)(v > 127.0f ? 127.0f : (v < -127.0f ? -127.0f : v));
+            }
+            panel[(size_t)(kk / 4) * NR * 4 + j * 4 + kk % 4] = (int8_t)q;
+            sum += q;
+        }
+        scales[col] = amax / 127.0f;
+        compensation[col] = 128 * sum;
+    }
+}
+
+// Quantised activations of one call: per thread, grown as needed, freed when the thread exits.
+typedef struct { uint8_t *bytes; float *scales; size_t byte_capacity, row_capacity; } xk_i8_scratch;
+static pthread_key_t xk_i8_key;
+static pthread_once_t xk_i8_once = PTHREAD_ONCE_INIT;
+static void xk_i8_free(void *p) {
+    xk_i8_scratch *s = p;
+    free(s->bytes); free(s->scales); free(s);
+}
+static void xk_i8_key_init(void) { pthread_key_create(&xk_i8_key, xk_i8_free); }
+
+static xk_i8_scratch *xk_i8_get(int m, int kp) {
+    pthread_once(&xk_i8_once, xk_i8_key_init);
+    xk_i8_scratch *s = pthread_getspecific(xk_i8_key);
+    if (!s) {
+        s = calloc(1, sizeof *s);
+        if (!s) abort();
+        pthread_setspecific(xk_i8_key, s);
+    }
+    size_t bytes = (size_t)m * kp + 64;
+    if (bytes > s->byte_capacity) {
+        free(s->bytes);
+        s->bytes = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+        if (!s->bytes) abort();
+        s->byte_capacity = bytes;
+    }
+    if ((size_t)m > s->row_capacity) {
+        free(s->scales);
+        s->scales = malloc((size_t)m * sizeof(float));
+        if (!s->scales) abort();
+        s->row_capacity = (size_t)m;
+    }
+    return s;
+}
+
+// Rows of x → unsigned bytes (q + 128), row stride kp (padding = 128, i.e. zero), and per-row scales max|x| / 127.
+XK_CLONES void xk_quantize_rows(const float *x, int m, int k, uint8_t *out, float *scales) {
+    int kp = I8_KPAD(k);
+    for (int i = 0; i < m; i++) {
+        const float *row = x + (size_t)i * k;
+        float amax = 0.0f;
+        for (int kk = 0; kk < k; kk++) {
+            float a = fabsf(row[kk]);
+            amax = a > amax ? a : amax;
+        }
+        float scale = amax > 0.0f ? 127.0f / amax : 0.0f;
+        uint8_t *q = out + (size_t)i * kp;
+        for (int kk = 0; kk < k; kk++) {
+            float v = __builtin_roundevenf(row[kk] * scale);
+            v = v > 127.0f ? 127.0f : (v < -127.0f ? -127.0f : v);
+            q[kk] = (uint8_t)((int)v + 128);
+        }
+        for (int kk = k; kk < kp; kk++) q[kk] = 128;
+        scales[i] = amax / 127.0f;
+    }
+}
+
+// Portable kernel over the same panels.
+XK_CLONES static void i8_gemm_generic(const uint8_t *xq, const float *xs, int m, int kp, const int8_t *packed,
+                                      const float *ws, const int32_t *comp, const float *bias, int n, float *y) {
+    int panels = (n + NR - 1) / NR;
+    for (int p = 0; p < panels; p++) {
+        const int8_t *panel = packed + (size_t)p * NR * kp;
+        int cols = n - p * NR < NR ? n - p * NR : NR;
+        for (int i = 0; i < m; i++) {
+            int32_t acc[NR] = {0};
+            const uint8_t *row = xq + (size_t)i * kp;
+            for (int g = 0; g < kp / 4; g++)
+                for (int j = 0; j < NR; j++)
+                    for (int t = 0; t < 4; t++)
+                        acc[j] += (int32_t)row[4 * g + t] * (int32_t)panel[(size_t)g * NR * 4 + j * 4 + t];
+            for (int j = 0; j < cols; j++) {
+                int col = p * NR + j;
+                y[(size_t)i * n + col] = fmaf((float)(acc[j] - comp[col]), xs[i] * ws[col], bias ? bias[col] : 0.0f);
+            }
+        }
+    }
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
+
+VNNI static inline __attribute__((always_inline)) void i8_tile_vnni(const uint8_t *xq, int kp, const int8_t *panel,
+                                                                    int rows, const float *xs, const float *ws,
+                                                                    const int32_t *comp, const float *bias, float *y,
+                                                                    int ldy, int cols) {
+    __m512i a0[MR], a1[MR];
+#pragma clang loop unroll(full)
+    for (int i = 0; i < rows; i++) { a0[i] = _mm512_setzero_si512(); a1[i] = _mm512_setzero_si512(); }
+    for (int g = 0; g < kp / 4; g++) {
+        __m512i w0 = _mm512_load_si512((const void *)(panel + (size_t)g * NR * 4));
+        __m512i w1 = _mm512_load_si512((const void *)(panel + (size_t)g * NR * 4 + 64));
+#pragma clang loop unroll(full)
+        for (int i = 0; i < rows; i++) {
+            int32_t four;
+            memcpy(&four, xq + (size_t)i * kp + 4 * g, 4);
+            __m512i x = _mm512_set1_epi32(four);
+            a0[i] = _mm512_dpbusd_epi32(a0[i], x, w0);
+            a1[i] = _mm512_dpbusd_epi32(a1[i], x, w1);
+        }
+    }
+    __m512i c0 = _mm512_loadu_si512((const void *)comp), c1 = _mm512_loadu_si512((const void *)(comp + 16));
+    __m512 s0 = _mm512_loadu_ps(ws), s1 = _mm512_loadu_ps(ws + 16);
+    __m512 b0 = bias ? _mm512_loadu_ps(bias) : _mm512_setzero_ps();
+    __m512 b1 = bias ? _mm512_loadu_ps(bias + 16) : _mm512_setzero_ps();
+    __mmask16 m0 = cols >= 16 ? 0xffff : (__mmask16)((1u << cols) - 1);
+    __mmask16 m1 = cols >= 32 ? 0xffff : (cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1));
+#pragma clang loop unroll(full)
+    for (int i = 0; i < rows; i++) {
+        __m512 x = _mm512_set1_ps(xs[i]);
+        __m512 r0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(a0[i], c0)), _mm512_mul_ps(x, s0), b0);
+        __m512 r1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(a1[i], c1)), _mm512_mul_ps(x, s1), b1);
+        _mm512_mask_storeu_ps(y + (size_t)i * ldy, m0, r0);
+        _mm512_mask_storeu_ps(y + (size_t)i * ldy + 16, m1, r1);
+    }
+}
+
+#define I8TILE(R) \
+    case R: i8_tile_vnni(xb, kp, panel, R, xs + m0, ws + p * NR, comp + p * NR, bp, yb, n, cols); break;
+
+VNNI static void i8_gemm_vnni(const uint8_t *xq, const float *xs, int m, int kp, const int8_t *packed,
+                              const float *ws, const int32_t *comp, const float *bias, int n, float *y) {
+    int panels = (n + NR - 1) / NR;
+    for (int p = 0; p < panels; p++) {
+        const int8_t *panel = packed + (size_t)p * NR * kp;
+        int cols = n - p * NR < NR ? n - p * NR : NR;
+        float bpad[NR];
+        const float *bp = 0;
+        if (bias) { memset(bpad, 0, sizeof bpad); memcpy(bpad, bias + p * NR, cols * sizeof(float)); bp = bpad; }
+        for (int m0 = 0; m0 < m; m0 += MR) {
+            int rows = m - m0 < MR ? m - m0 : MR;
+            const uint8_t *xb = xq + (size_t)m0 * kp;
+            float *yb = y + (size_t)m0 * n + p * NR;
+            switch (rows) { I8TILE(12) I8TILE(11) I8TILE(10) I8TILE(9) I8TILE(8) I8TILE(7) I8TILE(6) I8TILE(5)
+                            I8TILE(4) I8TILE(3) I8TILE(2) I8TILE(1) }
+        }
+    }
+}
+#endif
+
+int xk_int8_level(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl"))
+        return 1;
+#endif
+    return 0;
+}
+
+void xk_gemm_packed_i8(const float *x, int m, int k, const int8_t *packed, const float *scales,
+                       const int32_t *compensation, const float *bias, int n, float *y, int level) {
+    if (m <= 0) return;
+    int kp = I8_KPAD(k);
+    xk_i8_scratch *s = xk_i8_get(m, kp);
+    xk_quantize_rows(x, m, k, s->bytes, s->scales);
+#if defined(__x86_64__)
+    if (level >= 1) {
+        i8_gemm_vnni(s->bytes, s->scales, m, kp, packed, scales, compensation, bias, n, y);
+        return;
+    }
+#endif
+    i8_gemm_generic(s->bytes, s->scales, m, kp, packed, scales, compensation, bias, n, y);
 }

@@ -31,17 +31,22 @@ public final class Translator: Sendable {
     /// Options built from the model's `generation_config.json` (transformers' defaults where it is silent).
     public let defaultOptions: TranslationOptions
 
+    /// The precision the weight matrices compute in.
+    public let computeType: ComputeType
+
     /// Loads a model folder: `config.json`, safetensors weights, tokenizer files, `generation_config.json`.
-    /// Every tensor is checked against the config before use.
-    public init(modelAt directory: URL) throws {
-        if GEMMPath.current == .openBLAS { _ = try BLAS.info() }
+    /// Every tensor is checked against the config before use. `computeType: .int8` quantises the weight matrices
+    /// (faster, half the memory of float16 weights; translations may differ slightly from float32's).
+    public init(modelAt directory: URL, computeType: ComputeType = .float32) throws {
+        if GEMMPath.current == .openBLAS, computeType == .float32 { _ = try BLAS.info() }
         self.directory = directory
+        self.computeType = computeType
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw ModelError.missingFile(path: directory.path, hint: "Pass the folder that holds config.json and the weights.")
         }
         architecture = try ModelArchitecture(directory: directory)
-        (model, tokenizer) = try architecture.load(directory: directory)
+        (model, tokenizer) = try architecture.load(directory: directory, computeType: computeType)
         let generation = try GenerationDefaults(modelDirectory: directory)
         var defaults = DecodingOptions(defaults: generation)
         if generation.maxLength == nil {
@@ -236,8 +241,10 @@ public struct TranslatedHypothesis: Sendable, Equatable {
 
 extension Translator {
     /// Loads the first model that translates `source` → `target` (see `ModelResolver`).
-    public convenience init(source: String, target: String, resolver: ModelResolver = ModelResolver()) throws {
-        try self.init(modelAt: try resolver.resolve(source: source, target: target))
+    public convenience init(
+        source: String, target: String, resolver: ModelResolver = ModelResolver(), computeType: ComputeType = .float32
+    ) throws {
+        try self.init(modelAt: try resolver.resolve(source: source, target: target), computeType: computeType)
     }
 }
 

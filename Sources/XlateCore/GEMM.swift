@@ -23,23 +23,59 @@ public enum GEMMPath: String, Sendable {
     }()
 }
 
-/// A weight matrix `W [outFeatures, inFeatures]` (PyTorch's `nn.Linear.weight`) stored in the layout the GEMM path
-/// wants: packed panels for the packed kernel — in half precision when every weight is exactly a half (a float16
-/// checkpoint: half the memory and bandwidth, identical results) — or row-major floats for OpenBLAS.
+/// The precision weight matrices compute in.
+public enum ComputeType: String, Sendable, CaseIterable {
+    /// Float arithmetic over the checkpoint's values (float16 checkpoints keep half-precision storage, which is
+    /// exact): results match the reference implementation.
+    case float32
+    /// Weights quantised to 8 bits per output row, activations per row on each product; integer dot products
+    /// (AVX-512 VNNI where the CPU has it). Half the memory of float16 weights and faster; outputs differ slightly
+    /// from float32's.
+    case int8
+
+    /// The int8 kernel this CPU runs.
+    public static var int8Kernel: String { xk_int8_level() >= 1 ? "AVX-512 VNNI" : "portable" }
+}
+
+/// A weight matrix `W [outFeatures, inFeatures]` (PyTorch's `nn.Linear.weight`) stored in the layout its product
+/// wants: float32 → packed panels for the packed kernel — in half precision when every weight is exactly a half (a
+/// float16 checkpoint: half the memory and bandwidth, identical results) — or row-major floats for OpenBLAS;
+/// int8 → quantised panels with per-row scales.
 public struct WeightMatrix: Sendable {
     public let outFeatures: Int
     public let inFeatures: Int
     public let path: GEMMPath
-    /// True when the packed panels hold halves.
+    public let computeType: ComputeType
+    /// True when the packed float panels hold halves.
     public let isHalf: Bool
     private let storage: AlignedBuffer
+    /// int8 only: per output column `[dequantisation scale as Float bits, compensation]`, panel-padded.
+    private let columnScales: AlignedBuffer?
+    private let compensation: AlignedBuffer?
+    /// int8 only: the kernel (1: AVX-512 VNNI, 0: portable).
+    let int8Level: Int32
 
-    /// Copies (OpenBLAS) or packs (packed kernel) the row-major weight at `weight`.
-    public init(_ weight: UnsafePointer<Float>, outFeatures: Int, inFeatures: Int, path: GEMMPath = .current) throws(XlateCoreError) {
+    /// Copies (OpenBLAS), packs (packed kernel) or quantises (int8) the row-major weight at `weight`.
+    public init(
+        _ weight: UnsafePointer<Float>, outFeatures: Int, inFeatures: Int, path: GEMMPath = .current,
+        computeType: ComputeType = .float32, int8Level: Int32 = xk_int8_level()
+    ) throws(XlateCoreError) {
         self.outFeatures = outFeatures
         self.inFeatures = inFeatures
         self.path = path
+        self.computeType = computeType
+        self.int8Level = int8Level
         let (n, k) = (Int32(outFeatures), Int32(inFeatures))
+        if computeType == .int8 {
+            let columns = xk_packed_i8_columns(n)
+            storage = AlignedBuffer(byteCount: xk_packed_i8_size(n, k))
+            let scales = AlignedBuffer(byteCount: columns * 4)
+            let sums = AlignedBuffer(byteCount: columns * 4)
+            xk_pack_weight_i8(weight, n, k, storage.raw.assumingMemoryBound(to: Int8.self), scales.floats, sums.int32s)
+            (columnScales, compensation, isHalf) = (scales, sums, false)
+            return
+        }
+        (columnScales, compensation) = (nil, nil)
         if path == .openBLAS {
             _ = try BLAS.info()
             storage = AlignedBuffer(byteCount: outFeatures * inFeatures * 4)
@@ -59,20 +95,31 @@ public struct WeightMatrix: Sendable {
         }
     }
 
-    public init(_ weight: [Float], outFeatures: Int, inFeatures: Int, path: GEMMPath = .current) throws(XlateCoreError) {
+    public init(
+        _ weight: [Float], outFeatures: Int, inFeatures: Int, path: GEMMPath = .current,
+        computeType: ComputeType = .float32, int8Level: Int32 = xk_int8_level()
+    ) throws(XlateCoreError) {
         precondition(weight.count == outFeatures * inFeatures, "weight of \(weight.count) floats is not \(outFeatures) × \(inFeatures)")
         self = try weight.withUnsafeBufferPointer { (buffer) throws(XlateCoreError) in
-            try WeightMatrix(buffer.baseAddress!, outFeatures: outFeatures, inFeatures: inFeatures, path: path)
+            try WeightMatrix(
+                buffer.baseAddress!, outFeatures: outFeatures, inFeatures: inFeatures, path: path,
+                computeType: computeType, int8Level: int8Level)
         }
     }
 
     /// Bytes of weight storage.
-    public var byteCount: Int { storage.byteCount }
+    public var byteCount: Int { storage.byteCount + (columnScales?.byteCount ?? 0) + (compensation?.byteCount ?? 0) }
 
     /// `y [rows, out] = x [rows, in] · Wᵀ + bias`.
     public func multiply(_ x: UnsafePointer<Float>, rows: Int, bias: UnsafePointer<Float>?, into y: UnsafeMutablePointer<Float>) {
         guard rows > 0 else { return }
         let (m, n, k) = (Int32(rows), Int32(outFeatures), Int32(inFeatures))
+        if let columnScales, let compensation {
+            xk_gemm_packed_i8(
+                x, m, k, storage.raw.assumingMemoryBound(to: Int8.self), columnScales.floats, compensation.int32s, bias, n,
+                y, int8Level)
+            return
+        }
         switch (path, isHalf) {
         case (.openBLAS, _):
             Ops.linear(x, rows: rows, inFeatures: inFeatures, weight: storage.floats, bias: bias, outFeatures: outFeatures, into: y)
@@ -98,4 +145,5 @@ final class AlignedBuffer: @unchecked Sendable {
 
     var floats: UnsafeMutablePointer<Float> { raw.assumingMemoryBound(to: Float.self) }
     var halves: UnsafeMutablePointer<UInt16> { raw.assumingMemoryBound(to: UInt16.self) }
+    var int32s: UnsafeMutablePointer<Int32> { raw.assumingMemoryBound(to: Int32.self) }
 }

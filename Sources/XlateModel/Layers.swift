@@ -7,10 +7,12 @@ public struct Linear: Sendable {
     public var inFeatures: Int { weight.inFeatures }
     public var outFeatures: Int { weight.outFeatures }
 
-    init(weight: UnsafePointer<Float>, bias: FloatBuffer?, inFeatures: Int, outFeatures: Int) throws(ModelError) {
+    init(
+        weight: UnsafePointer<Float>, bias: FloatBuffer?, inFeatures: Int, outFeatures: Int, computeType: ComputeType
+    ) throws(ModelError) {
         precondition((bias?.count ?? outFeatures) == outFeatures)
         do {
-            self.weight = try WeightMatrix(weight, outFeatures: outFeatures, inFeatures: inFeatures)
+            self.weight = try WeightMatrix(weight, outFeatures: outFeatures, inFeatures: inFeatures, computeType: computeType)
         } catch {
             throw .unreadableFile(path: "libopenblas.so.0", reason: error.localizedDescription)
         }
@@ -27,7 +29,9 @@ public struct Linear: Sendable {
             try checkpoint.read("\(prefix).weight", shape: [outFeatures, inFeatures], into: weight.pointer + i * outFeatures * inFeatures)
             if let bias { try checkpoint.read("\(prefix).bias", shape: [outFeatures], into: bias.pointer + i * outFeatures) }
         }
-        try self.init(weight: weight.pointer, bias: bias, inFeatures: inFeatures, outFeatures: outFeatures * prefixes.count)
+        try self.init(
+            weight: weight.pointer, bias: bias, inFeatures: inFeatures, outFeatures: outFeatures * prefixes.count,
+            computeType: checkpoint.computeType)
     }
 
     /// `y [rows, out] = x [rows, in] · Wᵀ + b`.

@@ -154,10 +154,10 @@ public final class MarianModel: Seq2SeqModel {
         let bias = try checkpoint.buffer("final_logits_bias", shape: [1, decoderVocab])
         if config.tieWordEmbeddings {
             if checkpoint.contains("lm_head.weight") { try checkpoint.checkUnused("lm_head.weight", shape: [decoderVocab, d]) }
-            lmHead = try Linear(weight: decoderEmbedTokens.pointer, bias: bias, inFeatures: d, outFeatures: decoderVocab)
+            lmHead = try Linear(weight: decoderEmbedTokens.pointer, bias: bias, inFeatures: d, outFeatures: decoderVocab, computeType: checkpoint.computeType)
         } else {
             let weight = try checkpoint.buffer("lm_head.weight", shape: [decoderVocab, d])
-            lmHead = try Linear(weight: weight.pointer, bias: bias, inFeatures: d, outFeatures: decoderVocab)
+            lmHead = try Linear(weight: weight.pointer, bias: bias, inFeatures: d, outFeatures: decoderVocab, computeType: checkpoint.computeType)
         }
         try checkpoint.checkAllUsed()
 

@@ -1,4 +1,5 @@
 import Foundation
+import XlateCore
 
 /// The architectures xlate runs, chosen by `config.json`'s `model_type`.
 public enum ModelArchitecture: String, Sendable, CaseIterable {
@@ -18,18 +19,23 @@ public enum ModelArchitecture: String, Sendable, CaseIterable {
         }
     }
 
-    /// Loads the model and tokenizer of a model folder of this architecture.
-    public func load(directory: URL) throws(ModelError) -> (model: any Seq2SeqModel, tokenizer: any Tokenizer) {
+    /// Loads the model and tokenizer of a model folder of this architecture, its weight matrices computing in
+    /// `computeType`.
+    public func load(
+        directory: URL, computeType: ComputeType = .float32
+    ) throws(ModelError) -> (model: any Seq2SeqModel, tokenizer: any Tokenizer) {
         let configURL = directory.appendingPathComponent("config.json")
+        let checkpoint = try Checkpoint(directory: directory)
+        checkpoint.computeType = computeType
         switch self {
         case .marian:
             let config = try MarianConfig(contentsOf: configURL)
             let tokenizer = try MarianTokenizer(directory: directory, config: config)
-            return (try MarianModel(config: config, checkpoint: try Checkpoint(directory: directory)), tokenizer)
+            return (try MarianModel(config: config, checkpoint: checkpoint), tokenizer)
         case .t5:
             let config = try T5Config(contentsOf: configURL)
             let tokenizer = try T5Tokenizer(directory: directory, config: config)
-            return (try T5Model(config: config, checkpoint: try Checkpoint(directory: directory)), tokenizer)
+            return (try T5Model(config: config, checkpoint: checkpoint), tokenizer)
         }
     }
 }

@@ -167,6 +167,8 @@ public final class Checkpoint: @unchecked Sendable {
     private var used: Set<String> = []
     /// What the errors name: the file, or the index for a sharded checkpoint.
     public let path: String
+    /// The precision of the weight matrices (`Linear` layers) built from this checkpoint.
+    public var computeType: ComputeType = .float32
 
     public init(directory: URL) throws(ModelError) {
         let single = directory.appendingPathComponent("model.safetensors").path

@@ -315,7 +315,7 @@ public final class T5Model: Seq2SeqModel {
             let stored = try checkpoint.buffer("lm_head.weight", shape: [vocab, d])
             if memcmp(stored.pointer, embedTokens.pointer, vocab * d * MemoryLayout<Float>.size) != 0 { head = stored }
         }
-        lmHead = try Linear(weight: head.pointer, bias: nil, inFeatures: d, outFeatures: vocab)
+        lmHead = try Linear(weight: head.pointer, bias: nil, inFeatures: d, outFeatures: vocab, computeType: checkpoint.computeType)
         try checkpoint.checkAllUsed()
 
         outputScale = config.scaleDecoderOutputs ? Float(pow(Double(d), -0.5)) : 1

@@ -76,7 +76,8 @@ struct AlignCommand: ParsableCommand {
     }
 
     func run() throws {
-        let translator = try loadTranslator(model: translate.model, source: translate.source, target: translate.target)
+        let translator = try loadTranslator(
+            model: translate.model, source: translate.source, target: translate.target, computeType: translate.computeType)
         let sentences = try readSentences()
         var options = translator.defaultOptions
         if let beam = translate.beam { options.decoding.numBeams = beam }

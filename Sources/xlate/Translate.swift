@@ -93,6 +93,11 @@ struct Translate: ParsableCommand {
         valueName: "text"))
     var prefix: String?
 
+    @Option(help: ArgumentHelp(
+        "float32: results identical to the reference implementation (float16 checkpoints keep half-precision weights, exactly); int8: weights quantised to 8 bits per row — faster, less memory, translations may differ slightly.",
+        valueName: "float32|int8"))
+    var computeType: ComputeType = .float32
+
     @Flag(help: "Add scores (log-probabilities normalised by length) to the output.")
     var scores = false
 
@@ -112,7 +117,7 @@ struct Translate: ParsableCommand {
 
     func run() throws {
         let interrupt = Interrupt.install()
-        let translator = try loadTranslator(model: model, source: source, target: target)
+        let translator = try loadTranslator(model: model, source: source, target: target, computeType: computeType)
         var options = translator.defaultOptions
         options.batchSize = batchSize
         if let threads { options.threads = threads }

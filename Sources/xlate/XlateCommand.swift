@@ -17,14 +17,16 @@ func versionText() -> String {
     let use = GEMMPath.current == .openBLAS ? "all matrix products" : "not used: the packed kernel serves this CPU"
     return """
         xlate 0.1.0
-        GEMM: \(GEMMPath.current.rawValue)
+        GEMM: \(GEMMPath.current.rawValue) (float32), \(ComputeType.int8Kernel) (int8)
         OpenBLAS kernel: \(blas) [\(use)]
         threads: \(ProcessInfo.processInfo.activeProcessorCount)
         """
 }
 
 /// Loads the model that `--model DIR` or `--src/--tgt` chose, or exits with the documented status.
-func loadTranslator(model: String?, source: String?, target: String?) throws -> Translator {
+func loadTranslator(
+    model: String?, source: String?, target: String?, computeType: ComputeType = .float32
+) throws -> Translator {
     // Checked here, not in validate(): validate() also runs before subcommands such as `xlate models`.
     if model == nil, (source == nil) != (target == nil) {
         throw ValidationError("--src and --tgt go together")
@@ -33,8 +35,8 @@ func loadTranslator(model: String?, source: String?, target: String?) throws -> 
         throw ValidationError("choose a model: --src LANG --tgt LANG, or --model DIR (see 'xlate models')")
     }
     do {
-        if let model { return try Translator(modelAt: URL(fileURLWithPath: model)) }
-        return try Translator(source: source!, target: target!)
+        if let model { return try Translator(modelAt: URL(fileURLWithPath: model), computeType: computeType) }
+        return try Translator(source: source!, target: target!, computeType: computeType)
     } catch let error as ModelNotFound {
         printError(error.localizedDescription)
         throw ExitCode(Exit.modelNotFound)
@@ -44,6 +46,8 @@ func loadTranslator(model: String?, source: String?, target: String?) throws -> 
         throw ExitCode(Exit.badModel)
     }
 }
+
+extension ComputeType: ExpressibleByArgument {}
 
 /// Writes a message to standard error.
 func printError(_ message: String) {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import XlateCore
+import CKernels
 
 @Suite("Weight matrices: packed kernel and OpenBLAS")
 struct GEMMTests {
@@ -68,6 +69,92 @@ struct GEMMTests {
     @Test func pathReflectsTheCPU() {
         if CPUFeatures.current.hasAVX512, ProcessInfo.processInfo.environment["XLATE_GEMM"] == nil {
             #expect(GEMMPath.current == .packedAVX512)
+        }
+    }
+}
+
+@Suite("Weight matrices: int8")
+struct Int8GEMMTests {
+    let shapes = [(1, 1, 1), (5, 7, 3), (12, 32, 16), (13, 33, 17), (29, 100, 64), (3, 384, 40), (25, 70, 385)]
+
+    func random(_ count: Int, seed: inout UInt64) -> [Float] {
+        (0..<count).map { _ in
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int(seed >> 40) % 2001 - 1000) / 1000
+        }
+    }
+
+    func product(_ matrix: WeightMatrix, _ x: [Float], rows: Int, bias: [Float]?) -> [Float] {
+        var y = [Float](repeating: .nan, count: rows * matrix.outFeatures)
+        if let bias {
+            bias.withUnsafeBufferPointer { matrix.multiply(x, rows: rows, bias: $0.baseAddress, into: &y) }
+        } else {
+            matrix.multiply(x, rows: rows, bias: nil, into: &y)
+        }
+        return y
+    }
+
+    /// Both quantisations round to the nearest of 255 levels per row, so each product term is off by at most
+    /// `|x|·Δw/2 + |w|·Δx/2 + Δx·Δw/4`; summed over k with Δ = 2·max/254.
+    @Test func int8ProductIsWithinTheQuantisationBound() throws {
+        for (rows, out, k) in shapes {
+            var seed = UInt64(rows * 7919 + out * 31 + k)
+            let x = random(rows * k, seed: &seed)
+            let weight = random(out * k, seed: &seed)
+            let bias = random(out, seed: &seed)
+            let matrix = try WeightMatrix(weight, outFeatures: out, inFeatures: k, computeType: .int8)
+            #expect(matrix.byteCount < out * k * 2 + 8 * 64 + 64 * k, "int8 panels take about a byte per weight")
+            let y = product(matrix, x, rows: rows, bias: bias)
+            for r in 0..<rows {
+                let xRow = x[(r * k)..<((r + 1) * k)]
+                let xMax = xRow.map(abs).max()!
+                for o in 0..<out {
+                    let wRow = weight[(o * k)..<((o + 1) * k)]
+                    let wMax = wRow.map(abs).max()!
+                    let (dx, dw) = (Double(xMax) / 127, Double(wMax) / 127)
+                    var exact = Double(bias[o])
+                    var bound = 1e-5 * Double(k)
+                    for (a, b) in zip(xRow, wRow) {
+                        exact += Double(a) * Double(b)
+                        bound += abs(Double(a)) * dw / 2 + abs(Double(b)) * dx / 2 + dx * dw / 4
+                    }
+                    let error = abs(Double(y[r * out + o]) - exact)
+                    #expect(error <= bound, "\(rows)×\(k) · \(k)×\(out) [\(r), \(o)]: error \(error) > bound \(bound)")
+                }
+            }
+        }
+    }
+
+    @Test func vnniAndPortableKernelsAgreeBitForBit() throws {
+        guard xk_int8_level() >= 1 else { return }  // nothing to compare on a CPU without AVX-512 VNNI
+        for (rows, out, k) in shapes {
+            var seed = UInt64(rows * 104729 + out * 17 + k)
+            let x = random(rows * k, seed: &seed)
+            let weight = random(out * k, seed: &seed)
+            let bias = random(out, seed: &seed)
+            let vnni = try WeightMatrix(weight, outFeatures: out, inFeatures: k, computeType: .int8, int8Level: 1)
+            let portable = try WeightMatrix(weight, outFeatures: out, inFeatures: k, computeType: .int8, int8Level: 0)
+            for withBias in [true, false] {
+                let a = product(vnni, x, rows: rows, bias: withBias ? bias : nil)
+                let b = product(portable, x, rows: rows, bias: withBias ? bias : nil)
+                #expect(a.map(\.bitPattern) == b.map(\.bitPattern), "\(rows)×\(k) · \(k)×\(out), bias \(withBias)")
+            }
+        }
+    }
+
+    @Test func zeroRowsAndColumnsGiveTheBias() throws {
+        let (rows, out, k) = (3, 5, 8)
+        var weight = [Float](repeating: 0.5, count: out * k)
+        for i in 0..<k { weight[2 * k + i] = 0 }  // output column 2 all zero
+        var x = [Float](repeating: 1, count: rows * k)
+        for i in 0..<k { x[1 * k + i] = 0 }  // input row 1 all zero
+        let bias: [Float] = [1, 2, 3, 4, 5]
+        let y = product(try WeightMatrix(weight, outFeatures: out, inFeatures: k, computeType: .int8), x, rows: rows, bias: bias)
+        for r in 0..<rows {
+            for o in 0..<out {
+                let expected: Float = (r == 1 || o == 2) ? bias[o] : bias[o] + 4
+                #expect(abs(y[r * out + o] - expected) < 1e-5, "[\(r), \(o)] = \(y[r * out + o]), expected \(expected)")
+            }
         }
     }
 }

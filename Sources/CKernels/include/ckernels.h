@@ -49,6 +49,30 @@ void xk_gemm_packed_f16(const float *x, int m, int k, const uint16_t *packed, co
 /// The instruction set the kernels run with: 4 (x86-64-v4, AVX-512), 3 (x86-64-v3, AVX2 + FMA) or 0 (baseline).
 int xk_gemm_level(void);
 
+/// Bytes of int8 panels for a weight of `n` output × `k` input features (k padded to a multiple of 4).
+size_t xk_packed_i8_size(int n, int k);
+
+/// Output columns padded to whole panels: the length of the `scales` and `compensation` arrays.
+size_t xk_packed_i8_columns(int n);
+
+/// Quantises `w` (`[n, k]` row-major) per output row — scale `127 / max|row|`, round to nearest even — into
+/// panels of 32 columns × groups of 4 k (`vpdpbusd`'s layout), with each column's dequantisation scale
+/// (`max|row| / 127`) and compensation (`128 · Σ q`, for the unsigned shift of the activations).
+void xk_pack_weight_i8(const float *w, int n, int k, int8_t *packed, float *scales, int32_t *compensation);
+
+/// Rows of `x` (`[m, k]`) quantised the same way per row, stored as `q + 128` with row stride `k` rounded up to 4;
+/// `scales[i] = max|row i| / 127`.
+void xk_quantize_rows(const float *x, int m, int k, uint8_t *out, float *scales);
+
+/// `y[m, n] ≈ x[m, k] · wᵀ + bias` with `w` packed by `xk_pack_weight_i8` and `x` quantised per row on the fly.
+/// `level` 1 runs the AVX-512 VNNI kernel (only where `xk_int8_level()` returns 1), 0 the portable one; both give
+/// identical results.
+void xk_gemm_packed_i8(const float *x, int m, int k, const int8_t *packed, const float *scales,
+                       const int32_t *compensation, const float *bias, int n, float *y, int level);
+
+/// 1 when the CPU has AVX-512 VNNI (with BW and VL), else 0.
+int xk_int8_level(void);
+
 /// IEEE half → float for `count` values (the source need not be aligned).
 void xk_f16_to_f32(const uint16_t *source, float *destination, size_t count);
 
