@@ -127,7 +127,7 @@ int xk_gemm_level(void) {
 
 size_t xk_packed_size(int n, int k) { return (size_t)((n + NR - 1) / NR) * NR * (size_t)k; }
 
-void xk_pack_weight(const float *w, int n, int k, float *packed) {
+XK_CLONES void xk_pack_weight(const float *w, int n, int k, float *packed) {
     int panels = (n + NR - 1) / NR;
     for (int p = 0; p < panels; p++) {
         float *panel = packed + (size_t)p * k * NR;
@@ -222,19 +222,27 @@ XK_CLONES void xk_gemm_packed_f16(const float *x, int m, int k, const uint16_t *
 #undef ELEMENT
 }
 
-int xk_pack_weight_f16(const float *w, int n, int k, uint16_t *packed) {
+// Row by row (contiguous reads); a panel (32 × k halves) stays in cache while its columns are scattered into it.
+XK_CLONES int xk_pack_weight_f16(const float *w, int n, int k, uint16_t *packed) {
     int panels = (n + NR - 1) / NR;
     _Float16 *out = (_Float16 *)packed;
     for (int p = 0; p < panels; p++) {
         _Float16 *panel = out + (size_t)p * k * NR;
-        for (int kk = 0; kk < k; kk++)
-            for (int j = 0; j < NR; j++) {
-                int col = p * NR + j;
-                float value = col < n ? w[(size_t)col * k + kk] : 0.0f;
-                _Float16 half = (_Float16)value;
-                if ((float)half != value) return 0;
+        for (int j = 0; j < NR; j++) {
+            int col = p * NR + j;
+            if (col >= n) {
+                for (int kk = 0; kk < k; kk++) panel[kk * NR + j] = 0;
+                continue;
+            }
+            const float *row = w + (size_t)col * k;
+            int exact = 1;
+            for (int kk = 0; kk < k; kk++) {
+                _Float16 half = (_Float16)row[kk];
+                exact &= (float)half == row[kk];
                 panel[kk * NR + j] = half;
             }
+            if (!exact) return 0;
+        }
     }
     return 1;
 }
@@ -274,7 +282,7 @@ XK_CLONES int xk_all_finite(const float *x, size_t count) {
 size_t xk_packed_i8_size(int n, int k) { return (size_t)((n + NR - 1) / NR) * NR * (size_t)I8_KPAD(k); }
 size_t xk_packed_i8_columns(int n) { return (size_t)((n + NR - 1) / NR) * NR; }
 
-void xk_pack_weight_i8(const float *w, int n, int k, int8_t *packed, float *scales, int32_t *compensation) {
+XK_CLONES void xk_pack_weight_i8(const float *w, int n, int k, int8_t *packed, float *scales, int32_t *compensation) {
     int kp = I8_KPAD(k), panels = (n + NR - 1) / NR;
     for (int col = 0; col < panels * NR; col++) {
         int p = col / NR, j = col % NR;

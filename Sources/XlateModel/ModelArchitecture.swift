@@ -20,22 +20,55 @@ public enum ModelArchitecture: String, Sendable, CaseIterable {
     }
 
     /// Loads the model and tokenizer of a model folder of this architecture, its weight matrices computing in
-    /// `computeType`.
+    /// `computeType`. The tokenizer loads on another thread while the weights are read and packed.
     public func load(
         directory: URL, computeType: ComputeType = .float32
     ) throws(ModelError) -> (model: any Seq2SeqModel, tokenizer: any Tokenizer) {
         let configURL = directory.appendingPathComponent("config.json")
-        let checkpoint = try Checkpoint(directory: directory)
-        checkpoint.computeType = computeType
+        let tokenizer: OnAnotherThread<any Tokenizer>
+        let model: Result<any Seq2SeqModel, ModelError>
         switch self {
         case .marian:
             let config = try MarianConfig(contentsOf: configURL)
-            let tokenizer = try MarianTokenizer(directory: directory, config: config)
-            return (try MarianModel(config: config, checkpoint: checkpoint), tokenizer)
+            tokenizer = OnAnotherThread { () throws(ModelError) in try MarianTokenizer(directory: directory, config: config) }
+            model = Result { () throws(ModelError) in
+                try MarianModel(config: config, checkpoint: try Self.checkpoint(directory, computeType))
+            }
         case .t5:
             let config = try T5Config(contentsOf: configURL)
-            let tokenizer = try T5Tokenizer(directory: directory, config: config)
-            return (try T5Model(config: config, checkpoint: checkpoint), tokenizer)
+            tokenizer = OnAnotherThread { () throws(ModelError) in try T5Tokenizer(directory: directory, config: config) }
+            model = Result { () throws(ModelError) in
+                try T5Model(config: config, checkpoint: try Self.checkpoint(directory, computeType))
+            }
         }
+        // The tokenizer's error first when both fail, as when they loaded one after the other.
+        let loadedTokenizer = try tokenizer.value()
+        return (try model.get(), loadedTokenizer)
+    }
+
+    private static func checkpoint(_ directory: URL, _ computeType: ComputeType) throws(ModelError) -> Checkpoint {
+        let checkpoint = try Checkpoint(directory: directory)
+        checkpoint.computeType = computeType
+        return checkpoint
+    }
+}
+
+/// Work run on a thread of its own, started at once; `value()` waits for its result.
+final class OnAnotherThread<Value>: @unchecked Sendable {
+    private var result: Result<Value, ModelError>?
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ work: @escaping @Sendable () throws(ModelError) -> Value) {
+        let thread = Thread {
+            self.result = Result(catching: work)
+            self.done.signal()
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+
+    func value() throws(ModelError) -> Value {
+        done.wait()
+        return try result!.get()
     }
 }

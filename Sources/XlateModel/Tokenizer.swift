@@ -164,7 +164,7 @@ public struct MarianTokenizer: Tokenizer {
             throw .unreadableFile(path: path, reason: error.localizedDescription)
         }
         // Fast path: a flat object of integers. The general parser only runs to explain what is wrong.
-        if let vocabulary = try? JSONDecoder().decode([String: Int].self, from: data) {
+        if let vocabulary = VocabularyJSON.parse(data) ?? (try? JSONDecoder().decode([String: Int].self, from: data)) {
             if let (piece, id) = vocabulary.first(where: { $0.value < 0 || $0.value >= limit }) {
                 throw .tokenizer(path: path, reason: "piece '\(piece)' has id \(id), outside the model's vocabulary of \(limit)")
             }
