@@ -29,6 +29,15 @@ extension CLITests {
             #expect(result.output.hasSuffix("\n"))
         }
 
+        @Test func computeTypeInt8TranslatesAndUnknownTypesAreUsageErrors() throws {
+            let int8 = try CLI.run(["--src", "en", "--tgt", "de", "--compute-type", "int8"], input: Self.cat + "\n")
+            #expect(int8.status == 0, "stderr: \(int8.stderr)")
+            #expect(int8.lines.count == 1 && int8.lines[0].contains("Katze"), "output: \(int8.output)")
+            let bad = try CLI.run(["--src", "en", "--tgt", "de", "--compute-type", "int4"], input: "Hello.\n")
+            #expect(bad.status == 64)
+            #expect(bad.stderr.contains("float32") && bad.stderr.contains("int8"), "stderr: \(bad.stderr)")
+        }
+
         @Test func keepsBlankAndWhitespaceLines() throws {
             let result = try CLI.run(["--src", "en", "--tgt", "de"], input: "Hello.\n\n  \nGood morning.\n")
             #expect(result.status == 0, "stderr: \(result.stderr)")
