@@ -7,8 +7,9 @@ SWIFT_TEST_FLAGS ?= -c release -Xswiftc -enable-testing
 PYTHON_VENV ?= $(HOME)/.cache/xlate/venv
 BIN = .build/$(CONFIG)/xlate
 BENCH_ARGS ?=
+QUALITY_ARGS ?=
 
-.PHONY: help setup build run test test-asan fixtures bench install clean example
+.PHONY: help setup build run test test-asan fixtures bench quality install clean example
 
 help:
 	@echo "make setup     install system packages (libopenblas-dev, libsentencepiece-dev)"
@@ -19,6 +20,8 @@ help:
 	@echo "make fixtures  regenerate Fixtures/ with transformers (makes a virtualenv in $(PYTHON_VENV))"
 	@echo "make bench     compare xlate with CTranslate2 and transformers (virtualenv in ~/.cache/xlate/bench-venv;"
 	@echo "               BENCH_ARGS=\"--lines 100\" for a quick run)"
+	@echo "make quality   BLEU/chrF of xlate and CTranslate2, float32 and int8, on tatoeba-test + newstest2014"
+	@echo "               (QUALITY_ARGS=\"--lines 30\" for a quick run)"
 	@echo "make example   build Examples/SubtitleTranslator (depends on xlate by path) and translate its sample.srt"
 	@echo "make install   install xlate and the bundled models under PREFIX ($(PREFIX))"
 
@@ -54,6 +57,9 @@ fixtures:
 
 bench: setup
 	Benchmarks/run.sh $(BENCH_ARGS)
+
+quality: setup
+	Benchmarks/quality.sh $(QUALITY_ARGS)
 
 # The example package: a separate SwiftPM package that depends on this one by path.
 example: setup

@@ -12,6 +12,7 @@ the output text, plus one for `</s>`, summed over lines.
     Benchmarks/run.sh                     # full run: 1,000 Tatoeba + 500 newstest2014 lines, beam 4 and 1
     Benchmarks/run.sh --lines 100         # quick check (2/3 Tatoeba, 1/3 newstest)
     Benchmarks/run.sh --engines xlate,transformers --beams 4 --repeat 3
+    Benchmarks/run.sh --engines xlate,xlate-int8,ct2-int8 --beams 4
 """
 from __future__ import annotations
 
@@ -32,8 +33,14 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
-ENGINES = ["xlate", "ct2-float32", "ct2-int8", "transformers"]
+ENGINES = ["xlate", "xlate-int8", "ct2-float32", "ct2-int8", "transformers"]
 REFERENCE = "transformers"
+# xlate engines and the arguments that make each (added to every xlate command, the load run's too).
+XLATE_ENGINES = {"xlate": [], "xlate-int8": ["--compute-type", "int8"]}
+# Each int8 engine and the float32 engine of the same implementation.
+FLOAT32_OF = {"xlate-int8": "xlate", "ct2-int8": "ct2-float32"}
+# xlate vs CTranslate2 at the same compute type: (compute type, xlate engine, CTranslate2 engine).
+XLATE_VS_CT2 = [("float32", "xlate", "ct2-float32"), ("int8", "xlate-int8", "ct2-int8")]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -263,7 +270,47 @@ def xlate_version(binary: str, env: dict) -> dict:
     return {"text": out.strip(), "openblas_kernel": name,
             "openblas_kernel_line": kernel.group(1).strip() if kernel else None,
             "gemm": gemm.group(1).strip() if gemm else None,
-            "has_split_option": "--split" in help_text}
+            "has_split_option": "--split" in help_text, "has_compute_type_option": "--compute-type" in help_text}
+
+
+def setup_xlate(a, engines: list[str], env: dict, engines_given: bool) -> tuple[list[str], dict]:
+    """Builds xlate when stale (ensure_xlate) and reads its --version; sets a.xlate_extra, the arguments every
+    xlate command gets (--split a.xlate_split when the binary has the option). A binary without --compute-type
+    cannot run xlate-int8: an error when --engines named it, else it is left out with a warning. Returns the
+    engines to run and the metadata for the report."""
+    meta = {"xlate_build": ensure_xlate(a), "xlate_version": xlate_version(a.xlate_bin, env)}
+    v = meta["xlate_version"]
+    a.xlate_extra = ["--split", a.xlate_split] if v["has_split_option"] else []
+    meta["xlate_args"] = a.xlate_extra
+    meta["xlate_engine_args"] = {e: XLATE_ENGINES[e] for e in engines if XLATE_ENGINES.get(e)}
+    if "xlate-int8" in engines and not v["has_compute_type_option"]:
+        if engines_given:
+            sys.exit(f"{Path(sys.argv[0]).name}: {a.xlate_bin} has no --compute-type option: it cannot run xlate-int8")
+        log(f"WARNING: {a.xlate_bin} has no --compute-type option: xlate-int8 left out")
+        engines = [e for e in engines if e != "xlate-int8"]
+        meta["xlate_engine_args"].pop("xlate-int8", None)
+    log(f"xlate: GEMM {v['gemm']}; OpenBLAS kernel {v['openblas_kernel_line']}")
+    return engines, meta
+
+
+def measure_xlate_loads(a, engines: list[str], work: Path, env: dict) -> dict:
+    """Each xlate engine's load time: the median wall time of its command on an empty input (process start +
+    model load, int8 quantisation included), 3 runs. Sets a.xlate_loads."""
+    empty = work / "empty.en"
+    empty.write_text("")
+    a.xlate_loads = {}
+    for engine in [e for e in engines if e in XLATE_ENGINES]:
+        loads = [run_child([a.xlate_bin, "--model", a.model, "-i", str(empty), "-o", str(work / "empty.de"),
+                            "--beam", "4", "--threads", str(a.threads), *a.xlate_extra, *XLATE_ENGINES[engine]],
+                           env, a.timeout)
+                 for _ in range(3)]
+        if any(l["rc"] != 0 for l in loads):
+            sys.exit(f"bench: {engine} failed on an empty input:\n{loads[0]['stderr']}")
+        load = {"wall_s": statistics.median(l["wall_s"] for l in loads), "walls_s": [l["wall_s"] for l in loads],
+                "peak_rss_mib": max(l["peak_rss_mib"] for l in loads)}
+        a.xlate_loads[engine] = load
+        log(f"{engine} load (empty input): {load['wall_s']:.2f}s, {load['peak_rss_mib']:.0f} MiB")
+    return a.xlate_loads
 
 
 def ct2_model(a, quantization: str, env: dict) -> str:
@@ -319,36 +366,42 @@ def count_tokens(target_spm, lines: list[str]) -> int:
     return sum(len(target_spm.encode(line, out_type=str)) + 1 for line in lines)
 
 
+def engine_command(a, engine: str, beam: int, inp: Path, out: Path, result: Path, ct2_dirs: dict) -> list[str]:
+    """The command that translates inp into out with one engine at one beam size (the Python engines write their
+    own timings to result). Needs a.model, a.batch_size, a.threads, a.max_length, a.max_source_length; xlate:
+    a.xlate_bin and a.xlate_extra (setup_xlate); CTranslate2: a.ct2_parallel and ct2_dirs (ct2_model)."""
+    if engine in XLATE_ENGINES:
+        return [a.xlate_bin, "--model", a.model, "-i", str(inp), "-o", str(out), "--beam", str(beam),
+                "--batch-size", str(a.batch_size), "--threads", str(a.threads), "--max-length", str(a.max_length),
+                *a.xlate_extra, *XLATE_ENGINES[engine]]
+    cmd = [sys.executable, str(Path(__file__).resolve()), "worker", "--model", a.model, "--input", str(inp),
+           "--output", str(out), "--result", str(result), "--beam", str(beam),
+           "--batch-size", str(a.batch_size), "--threads", str(a.threads), "--max-length", str(a.max_length),
+           "--max-source-length", str(a.max_source_length)]
+    if engine.startswith("ct2-"):
+        return cmd + ["--engine", "ct2", "--ct2-dir", ct2_dirs[engine], "--compute-type", engine[4:],
+                      "--ct2-parallel", a.ct2_parallel]
+    return cmd + ["--engine", "transformers"]
+
+
 def run_engine(a, engine: str, beam: int, inp: Path, work: Path, env: dict, ct2_dirs: dict) -> dict:
     """Runs one engine at one beam size once, in its own process."""
     out = work / f"{engine}-beam{beam}.de"
+    result = work / f"{engine}-beam{beam}.json"
+    result.unlink(missing_ok=True)
     loadavg = os.getloadavg()[0]
-    if engine == "xlate":
-        cmd = [a.xlate_bin, "--model", a.model, "-i", str(inp), "-o", str(out), "--beam", str(beam),
-               "--batch-size", str(a.batch_size), "--threads", str(a.threads), "--max-length", str(a.max_length)]
-        cmd += a.xlate_extra
-    else:
-        result = work / f"{engine}-beam{beam}.json"
-        result.unlink(missing_ok=True)
-        cmd = [sys.executable, str(Path(__file__).resolve()), "worker", "--model", a.model, "--input", str(inp),
-               "--output", str(out), "--result", str(result), "--beam", str(beam),
-               "--batch-size", str(a.batch_size), "--threads", str(a.threads), "--max-length", str(a.max_length),
-               "--max-source-length", str(a.max_source_length)]
-        if engine.startswith("ct2-"):
-            cmd += ["--engine", "ct2", "--ct2-dir", ct2_dirs[engine], "--compute-type", engine[4:],
-                    "--ct2-parallel", a.ct2_parallel]
-        else:
-            cmd += ["--engine", "transformers"]
+    cmd = engine_command(a, engine, beam, inp, out, result, ct2_dirs)
     child = run_child(cmd, env, a.timeout)
     run = {"process_s": child["wall_s"], "cpu_s": child["cpu_s"], "peak_rss_mib": child["peak_rss_mib"],
            "rc": child["rc"], "loadavg_before": loadavg}
     if child["rc"] != 0:
         log(f"{engine} beam {beam} FAILED (exit {child['rc']}):\n{child['stderr']}")
         return {**run, "error": f"exit {child['rc']}", "stderr": child["stderr"]}
-    if engine == "xlate":
+    if engine in XLATE_ENGINES:
         # xlate cannot time itself: translation = process wall - (load: the same command on an empty input).
-        run["load_s"] = a.xlate_load["wall_s"]
-        run["translate_s"] = max(run["process_s"] - a.xlate_load["wall_s"], 1e-9)
+        load = a.xlate_loads[engine]["wall_s"]
+        run["load_s"] = load
+        run["translate_s"] = max(run["process_s"] - load, 1e-9)
     else:
         run.update(json.loads(result.read_text()))
     run["outputs"] = read_lines(str(out))
@@ -389,6 +442,24 @@ def compare(rows: dict, sources: list[str], engine: str, beam: int, examples: in
                          for i in diffs[:examples]]}
 
 
+def xlate_vs_ct2(rows: dict, beams: list[int]) -> dict:
+    """xlate against CTranslate2 at the same compute type (xlate float32 with CTranslate2 float32, xlate int8 with
+    CTranslate2 int8), per beam size: target tokens per second and peak RSS, and their ratios."""
+    versus = {}
+    for beam in beams:
+        for compute, mine, theirs in XLATE_VS_CT2:
+            x, c = rows.get((mine, beam)), rows.get((theirs, beam))
+            if not x or not c or "error" in x or "error" in c:
+                continue
+            versus[f"{compute}/beam{beam}"] = {
+                "compute_type": compute, "beam": beam, "xlate": mine, "ct2": theirs,
+                "xlate_tokens_per_s": x["tokens_per_s"], "ct2_tokens_per_s": c["tokens_per_s"],
+                "tokens_per_s_ratio": x["tokens_per_s"] / c["tokens_per_s"],
+                "xlate_peak_rss_mib": x["peak_rss_mib"], "ct2_peak_rss_mib": c["peak_rss_mib"],
+                "peak_rss_ratio": x["peak_rss_mib"] / c["peak_rss_mib"]}
+    return versus
+
+
 def fmt(x, spec):
     return "-" if x is None else format(x, spec)
 
@@ -407,7 +478,7 @@ def main() -> int:
     p.add_argument("--tatoeba", type=int, default=1000, help="first N lines of the Tatoeba file (default 1000)")
     p.add_argument("--news", type=int, default=500, help="first N lines of the newstest file (default 500)")
     p.add_argument("--lines", type=int, help="use N lines in all, split between the two files in the same ratio")
-    p.add_argument("--engines", default=",".join(ENGINES), help=f"comma-separated subset of {','.join(ENGINES)}")
+    p.add_argument("--engines", help=f"comma-separated subset of {','.join(ENGINES)} (default: all)")
     p.add_argument("--beams", default="4,1", help="comma-separated beam sizes (1 = greedy); default 4,1")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--threads", type=int, default=2)
@@ -436,7 +507,8 @@ def main() -> int:
     a.xlate_bin_given = a.xlate_bin is not None
     a.xlate_bin = str(Path(a.xlate_bin or REPO / ".build" / "release" / "xlate").resolve())
     a.model = str(Path(a.model).resolve())
-    engines = [e.strip() for e in a.engines.split(",") if e.strip()]
+    a.engines_given = a.engines is not None
+    engines = [e.strip() for e in (a.engines or ",".join(ENGINES)).split(",") if e.strip()]
     unknown = set(engines) - set(ENGINES)
     if unknown:
         p.error(f"unknown engine(s): {', '.join(sorted(unknown))}")
@@ -472,25 +544,13 @@ def main() -> int:
                          "omp_wait_policy": env.get("OMP_WAIT_POLICY", "default"), "ct2_parallel": a.ct2_parallel},
             "python": sys.version.split()[0]}
 
-    if "xlate" in engines:
-        meta["xlate_build"] = ensure_xlate(a)
-        meta["xlate_version"] = xlate_version(a.xlate_bin, env)
-        v = meta["xlate_version"]
-        a.xlate_extra = ["--split", a.xlate_split] if v["has_split_option"] else []
-        meta["xlate_args"] = a.xlate_extra
-        log(f"xlate: GEMM {v['gemm']}; OpenBLAS kernel {v['openblas_kernel_line']}")
-        empty = work / "empty.en"
-        empty.write_text("")
-        loads = [run_child([a.xlate_bin, "--model", a.model, "-i", str(empty), "-o", str(work / "empty.de"),
-                            "--beam", "4", "--threads", str(a.threads), *a.xlate_extra], env, a.timeout)
-                 for _ in range(3)]
-        if any(l["rc"] != 0 for l in loads):
-            sys.exit(f"bench: xlate failed on an empty input:\n{loads[0]['stderr']}")
-        a.xlate_load = {"wall_s": statistics.median(l["wall_s"] for l in loads),
-                        "walls_s": [l["wall_s"] for l in loads],
-                        "peak_rss_mib": max(l["peak_rss_mib"] for l in loads)}
-        meta["xlate_load"] = a.xlate_load
-        log(f"xlate load (empty input): {a.xlate_load['wall_s']:.2f}s, {a.xlate_load['peak_rss_mib']:.0f} MiB")
+    if any(e in XLATE_ENGINES for e in engines):
+        engines, xlate_meta = setup_xlate(a, engines, env, a.engines_given)
+        meta.update(xlate_meta)
+        meta["xlate_loads"] = measure_xlate_loads(a, engines, work, env)
+        if "xlate" in meta["xlate_loads"]:
+            meta["xlate_load"] = meta["xlate_loads"]["xlate"]  # the key before xlate-int8 existed
+    meta["engines"] = engines
 
     ct2_dirs = {}
     for engine in engines:
@@ -524,10 +584,11 @@ def main() -> int:
             if c:
                 comparisons[f"{engine}/beam{beam}"] = c
 
-    print_report(meta, rows, comparisons, engines, beams)
+    versus = xlate_vs_ct2(rows, beams)
+    print_report(meta, rows, comparisons, engines, beams, versus)
 
     report = {**meta, "results": [{k: v for k, v in row.items() if k != "outputs"} for row in rows.values()],
-              "identical_to_transformers": comparisons}
+              "identical_to_transformers": comparisons, "xlate_vs_ct2": versus}
     text = json.dumps(report, indent=2, ensure_ascii=False)
     (results_dir / "latest.json").write_text(text + "\n")
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -539,15 +600,15 @@ def main() -> int:
 NOTES = """\
 translate s  translation only (tokenising, decoding, detokenising), fastest run; median s: median over the runs.
              xlate cannot time itself: its translate s is the process wall time minus its load s, the median wall
-             time of the same command on an empty input (process start + model load). Python engines: load s is
-             the model + tokenizer load, not the Python / torch import.
+             time of the same command on an empty input (process start + model load; xlate-int8: quantising the
+             weights included). Python engines: load s is the model + tokenizer load, not the Python / torch import.
 cpu s        user + system CPU time of the whole process (load included); less sensitive than wall time to other
              work on the machine, unless a thread pool spins.
 peak RSS     of the whole process, largest over the runs.
 tokens       target.spm pieces of each output line + 1 (</s>), summed; the same count for every engine."""
 
 
-def print_report(meta, rows, comparisons, engines, beams) -> None:
+def print_report(meta, rows, comparisons, engines, beams, versus=None) -> None:
     s = meta["settings"]
     print()
     kernel = meta.get("xlate_version", {}).get("openblas_kernel_line")
@@ -560,6 +621,8 @@ def print_report(meta, rows, comparisons, engines, beams) -> None:
         print(f"xlate OpenBLAS kernel: {kernel}")
         if meta.get("xlate_args"):
             print(f"xlate extra arguments: {' '.join(meta['xlate_args'])}")
+        for engine, args in meta.get("xlate_engine_args", {}).items():
+            print(f"{engine}: xlate {' '.join(args)}")
     if "ct2_backend" in meta:
         t = s["threads"]
         threads = f"intra_threads={t}, inter_threads=1" if s["ct2_parallel"] == "intra" else \
@@ -592,6 +655,13 @@ def print_report(meta, rows, comparisons, engines, beams) -> None:
             print(f"{engine:<13} {beam:>4} {fmt(row.get('tokens_per_s'), '10.1f')} {fmt(row.get('sentences_per_s'), '8.2f')} "
                   f"{fmt(row.get('translate_s'), '11.2f')} {fmt(row.get('translate_s_median'), '8.2f')} {fmt(row.get('cpu_s'), '7.1f')} {fmt(load, '7.2f')} {fmt(row.get('peak_rss_mib'), '12.0f')} "
                   f"{fmt(row.get('target_tokens'), '7d')} {same:>15}")
+    if versus:
+        print("\nxlate vs CTranslate2 at the same compute type (ratio > 1: xlate faster / larger):")
+        for v in versus.values():
+            print(f"  beam {v['beam']} {v['compute_type']:<7} {v['xlate']:<10} {v['xlate_tokens_per_s']:7.1f} vs "
+                  f"{v['ct2']:<11} {v['ct2_tokens_per_s']:7.1f} tgt tok/s: {v['tokens_per_s_ratio']:.2f}x; "
+                  f"peak RSS {v['xlate_peak_rss_mib']:.0f} vs {v['ct2_peak_rss_mib']:.0f} MiB: "
+                  f"{v['peak_rss_ratio']:.2f}x")
     print()
     print(NOTES)
     for key, c in comparisons.items():
