@@ -54,6 +54,7 @@ fixtures:
 	$(PYTHON_VENV)/bin/python Fixtures/generate.py
 	$(PYTHON_VENV)/bin/python Fixtures/generate_t5.py
 	$(PYTHON_VENV)/bin/python Fixtures/generate_scores.py
+	$(PYTHON_VENV)/bin/python Fixtures/generate_bin.py
 
 bench: setup
 	Benchmarks/run.sh $(BENCH_ARGS)

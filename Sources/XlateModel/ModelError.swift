@@ -12,7 +12,12 @@ public enum ModelError: Error, LocalizedError, Equatable {
     case nonFiniteWeights(tensor: String, path: String)
     case invalidConfig(path: String, reason: String)
     case unsupportedModelType(String, path: String)
-    case pytorchCheckpoint(path: String)
+    /// A `torch.save` checkpoint xlate cannot read (damaged, legacy format, compressed, sharded).
+    case pytorchCheckpoint(path: String, reason: String)
+    /// A pickle that asks for more than a state dict's tensors: a global or opcode that could run code.
+    case unsafePickle(path: String, reason: String)
+    case outputExists(path: String)
+    case unwritableFile(path: String, reason: String)
     case tokenizer(path: String, reason: String)
 
     public var errorDescription: String? {
@@ -39,10 +44,17 @@ public enum ModelError: Error, LocalizedError, Equatable {
             "\(path): \(reason)"
         case .unsupportedModelType(let type, let path):
             "\(path): model_type '\(type)' is not supported; xlate runs 'marian', 't5' and 'mt5' models."
-        case .pytorchCheckpoint(let path):
-            "\(path): legacy PyTorch checkpoint (pytorch_model.bin); xlate reads safetensors. Convert it: "
-                + "python -c \"from transformers import AutoModelForSeq2SeqLM as M; "
-                + "M.from_pretrained('DIR').save_pretrained('DIR', safe_serialization=True)\""
+        case .pytorchCheckpoint(let path, let reason):
+            "\(path): cannot read this PyTorch checkpoint: \(reason). Re-download it; if PyTorch loads it, re-save it as "
+                + "safetensors: python -c \"from transformers import AutoModelForSeq2SeqLM as M; "
+                + "M.from_pretrained('DIR').save_pretrained('DIR')\""
+        case .unsafePickle(let path, let reason):
+            "\(path): refused: \(reason). xlate reads only the tensors of a state dict and never runs code from a "
+                + "checkpoint; this file asks for more and may be malicious. Do not open it with torch.load(weights_only=False)."
+        case .outputExists(let path):
+            "\(path): already exists; nothing was written. Use --force to replace it."
+        case .unwritableFile(let path, let reason):
+            "\(path): cannot write the file (\(reason))."
         case .tokenizer(let path, let reason):
             "\(path): \(reason)"
         }

@@ -5,10 +5,19 @@ import XlateCore
 import Glibc
 #endif
 
-/// A read-only memory mapping of a whole file, unmapped when released.
+/// A read-only memory mapping of a whole file, unmapped when released; or bytes made in memory from a file.
 final class MappedFile: @unchecked Sendable {
     let path: String
     let bytes: UnsafeRawBufferPointer
+    /// The bytes were allocated, not mapped: deallocate them.
+    private var owned = false
+
+    /// Takes ownership of `bytes` (allocated), made from the file at `path`, which errors name.
+    init(path: String, taking bytes: UnsafeRawBufferPointer) {
+        self.path = path
+        self.bytes = bytes
+        owned = true
+    }
 
     init(path: String) throws(ModelError) {
         self.path = path
@@ -34,7 +43,11 @@ final class MappedFile: @unchecked Sendable {
     }
 
     deinit {
-        if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
+        if owned {
+            bytes.deallocate()
+        } else if let base = bytes.baseAddress {
+            munmap(UnsafeMutableRawPointer(mutating: base), bytes.count)
+        }
     }
 }
 
@@ -65,9 +78,13 @@ final class SafeTensorsFile: @unchecked Sendable {
     private let file: MappedFile
     private let dataStart: Int
 
-    init(path: String) throws(ModelError) {
-        self.path = path
-        file = try MappedFile(path: path)
+    convenience init(path: String) throws(ModelError) {
+        try self.init(file: try MappedFile(path: path))
+    }
+
+    init(file: MappedFile) throws(ModelError) {
+        self.file = file
+        path = file.path
         let bytes = file.bytes
         guard bytes.count >= 8 else {
             throw .invalidSafetensors(path: path, reason: "file is \(bytes.count) bytes, shorter than the 8-byte header length")
@@ -116,7 +133,8 @@ final class SafeTensorsFile: @unchecked Sendable {
             }
             entries[name] = Entry(dtype: dtype, shape: shape, range: begin..<end)
         }
-        let sorted = entries.sorted { $0.value.range.lowerBound < $1.value.range.lowerBound }
+        // Empty tensors occupy no bytes: one may sit at the start of another.
+        let sorted = entries.filter { !$0.value.range.isEmpty }.sorted { $0.value.range.lowerBound < $1.value.range.lowerBound }
         for (previous, next) in zip(sorted, sorted.dropFirst()) where previous.value.range.upperBound > next.value.range.lowerBound {
             throw .invalidSafetensors(path: path, reason: "tensors '\(previous.key)' and '\(next.key)' overlap")
         }
@@ -157,7 +175,8 @@ private extension UInt64 {
     func clamped(to limit: UInt64) -> UInt64 { Swift.min(self, limit) }
 }
 
-/// All tensors of a model folder: `model.safetensors`, or the shards listed by `model.safetensors.index.json`.
+/// All tensors of a model folder: `model.safetensors`, or the shards listed by `model.safetensors.index.json`, or
+/// else a legacy `pytorch_model.bin` (read whole into memory; `xlate convert` writes its model.safetensors once).
 ///
 /// Keeps track of the tensors read so that `checkAllUsed()` can reject keys no layer asked for.
 public final class Checkpoint: @unchecked Sendable {
@@ -173,11 +192,14 @@ public final class Checkpoint: @unchecked Sendable {
     public init(directory: URL) throws(ModelError) {
         let single = directory.appendingPathComponent("model.safetensors").path
         let index = directory.appendingPathComponent("model.safetensors.index.json").path
+        let pytorch = directory.appendingPathComponent("pytorch_model.bin").path
         let manager = FileManager.default
-        if manager.fileExists(atPath: single) {
-            path = single
-            let file = try SafeTensorsFile(path: single)
-            files[single] = file
+        // A legacy torch.save checkpoint is read only where there is no safetensors one.
+        let legacy = !manager.fileExists(atPath: single) && !manager.fileExists(atPath: index) && manager.fileExists(atPath: pytorch)
+        if manager.fileExists(atPath: single) || legacy {
+            path = legacy ? pytorch : single
+            let file = legacy ? try PyTorchCheckpoint(path: pytorch).safeTensorsFile() : try SafeTensorsFile(path: single)
+            files[path] = file
             for name in file.entries.keys { location[name] = file }
         } else if manager.fileExists(atPath: index) {
             path = index
@@ -202,11 +224,11 @@ public final class Checkpoint: @unchecked Sendable {
                 }
                 location[name] = file
             }
-        } else if manager.fileExists(atPath: directory.appendingPathComponent("pytorch_model.bin").path) {
-            throw .pytorchCheckpoint(path: directory.appendingPathComponent("pytorch_model.bin").path)
+        } else if manager.fileExists(atPath: pytorch + ".index.json") {
+            throw .pytorchCheckpoint(path: pytorch + ".index.json", reason: "sharded PyTorch checkpoints are not supported")
         } else {
             throw .missingFile(
-                path: single, hint: "A model folder needs model.safetensors or model.safetensors.index.json with its shards.")
+                path: single, hint: "A model folder needs model.safetensors, model.safetensors.index.json with its shards, or pytorch_model.bin.")
         }
     }
 

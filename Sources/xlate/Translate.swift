@@ -36,7 +36,7 @@ struct Translate: ParsableCommand {
               0 success · 2 model not found · 3 bad model · 4 bad input · 64 usage error
             """,
         version: versionText(),
-        subcommands: [ListModels.self, AlignCommand.self, GenerateCommand.self])
+        subcommands: [ListModels.self, AlignCommand.self, GenerateCommand.self, ConvertCommand.self])
 
     @Option(name: .shortAndLong, help: ArgumentHelp("Model folder (Hugging Face layout).", valueName: "dir"))
     var model: String?
