@@ -2,8 +2,9 @@ import Foundation
 
 /// Finds a model folder for a language pair.
 ///
-/// Folders named `*-SRC-TGT` (e.g. `xlate-en-de`, `opus-mt-en-de`) are searched, in order, in: the directories of
-/// `XLATE_MODELS` (colon-separated), `~/.cache/xlate/models`, the models installed beside the executable
+/// Folders named `*-SRC-TGT` (e.g. `xlate-en-de`, `opus-mt-en-de`, `Helsinki-NLP--opus-mt-fr-en` as `xlate download`
+/// names them) are searched, in order, in: the directories of `XLATE_MODELS` (colon-separated), the `models` folder of
+/// the cache (`$XLATE_CACHE/models`, else `~/.cache/xlate/models`), the models installed beside the executable
 /// (`PREFIX/share/xlate/models`), and a `Models/` folder above the executable (a build inside the repository).
 public struct ModelResolver: Sendable {
     /// Where models are looked for, in order.
@@ -18,8 +19,8 @@ public struct ModelResolver: Sendable {
         if let list = environment["XLATE_MODELS"] {
             paths += list.split(separator: ":").map { URL(fileURLWithPath: String($0)) }
         }
-        if let home = environment["HOME"] {
-            paths.append(URL(fileURLWithPath: home).appendingPathComponent(".cache/xlate/models"))
+        if let cache = Self.cacheDirectory(environment: environment) {
+            paths.append(cache.appendingPathComponent("models"))
         }
         if let executable = executable?.resolvingSymlinksInPath() {
             let bin = executable.deletingLastPathComponent()
@@ -35,6 +36,13 @@ public struct ModelResolver: Sendable {
             }
         }
         self.init(searchPaths: paths)
+    }
+
+    /// xlate's cache folder: `XLATE_CACHE`, else `~/.cache/xlate`; nil when neither that nor `HOME` is set.
+    /// `HubClient` downloads into its `models` folder.
+    public static func cacheDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL? {
+        if let cache = environment["XLATE_CACHE"], !cache.isEmpty { return URL(fileURLWithPath: cache) }
+        return environment["HOME"].map { URL(fileURLWithPath: $0).appendingPathComponent(".cache/xlate") }
     }
 
     /// A model found on disk.
@@ -99,5 +107,7 @@ public struct ModelNotFound: Error, LocalizedError, Equatable {
         return "no model for \(source) → \(target). Available pairs: \(pairs). Looked in: "
             + searched.map(\.path).joined(separator: ", ")
             + ". Put a model folder named like opus-mt-\(source)-\(target) in one of them, or pass --model DIR."
+            + " To fetch the OPUS-MT model for this pair from the Hugging Face Hub: xlate download \(HubRepository.opusMTID(source: source, target: target))"
+            + " (or add --download)."
     }
 }

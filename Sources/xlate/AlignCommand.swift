@@ -76,8 +76,11 @@ struct AlignCommand: ParsableCommand {
     }
 
     func run() throws {
+        let downloaded = translate.download
+            ? try downloadedModelForPair(source: translate.source, target: translate.target, quiet: translate.quiet) : nil
         let translator = try loadTranslator(
-            model: translate.model, source: translate.source, target: translate.target, computeType: translate.computeType)
+            model: translate.model ?? downloaded, source: translate.source, target: translate.target,
+            computeType: translate.computeType)
         let sentences = try readSentences()
         var options = translator.defaultOptions
         if let beam = translate.beam { options.decoding.numBeams = beam }

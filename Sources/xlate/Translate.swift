@@ -31,12 +31,14 @@ struct Translate: ParsableCommand {
               xlate align -s en -t de "The cat sat on the mat."   # see 'xlate align --help'
               xlate --model ~/models/t5-small -s en -t de < input.txt   # T5: adds "translate English to German: "
               xlate generate --model ~/models/flan-t5-base --prefix "summarize: " < articles.txt
+              xlate download Helsinki-NLP/opus-mt-fr-en   # from the Hugging Face Hub
+              xlate -s fr -t en --download < news.fr      # downloads it first if missing
 
             EXIT STATUS
-              0 success · 2 model not found · 3 bad model · 4 bad input · 64 usage error
+              0 success · 2 model not found · 3 bad model · 4 bad input · 5 download failed · 64 usage error
             """,
         version: versionText(),
-        subcommands: [ListModels.self, AlignCommand.self, GenerateCommand.self, ConvertCommand.self])
+        subcommands: [ListModels.self, AlignCommand.self, GenerateCommand.self, DownloadCommand.self, ConvertCommand.self])
 
     @Option(name: .shortAndLong, help: ArgumentHelp("Model folder (Hugging Face layout).", valueName: "dir"))
     var model: String?
@@ -104,7 +106,11 @@ struct Translate: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Print nothing on stderr but errors.")
     var quiet = false
 
+    @Flag(help: "When no local model serves --src/--tgt, download Helsinki-NLP/opus-mt-SRC-TGT from the Hugging Face Hub first (see 'xlate download --help').")
+    var download = false
+
     func validate() throws {
+        if download, model != nil { throw ValidationError("--download fetches the model for --src/--tgt; it does not go with --model") }
         if let model, source != nil || target != nil, !isTextToTextModel(model) {
             throw ValidationError("give either --model or --src/--tgt, not both (with a T5 model, --src/--tgt choose the translation prefix)")
         }
@@ -116,8 +122,9 @@ struct Translate: ParsableCommand {
     }
 
     func run() throws {
+        let downloaded = download ? try downloadedModelForPair(source: source, target: target, quiet: quiet) : nil
         let interrupt = Interrupt.install()
-        let translator = try loadTranslator(model: model, source: source, target: target, computeType: computeType)
+        let translator = try loadTranslator(model: model ?? downloaded, source: source, target: target, computeType: computeType)
         var options = translator.defaultOptions
         options.batchSize = batchSize
         if let threads { options.threads = threads }

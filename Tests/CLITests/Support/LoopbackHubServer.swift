@@ -1,0 +1,1 @@
+../../XlateTests/Support/LoopbackHubServer.swift
