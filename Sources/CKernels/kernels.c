@@ -462,13 +462,20 @@ void xk_gemm_packed_i8(const float *x, int m, int k, const int8_t *packed, const
                        const int32_t *compensation, const float *bias, int n, float *y, int level) {
     if (m <= 0) return;
     int kp = I8_KPAD(k);
-    xk_i8_scratch *s = xk_i8_get(m, kp);
-    xk_quantize_rows(x, m, k, s->bytes, s->scales);
+    // Blocks of rows, so the quantised copy stays small (and in cache) however many rows the encoder sends; the
+    // decoder's rows (beams × sentences) fit in one block, so its weights are still read once per call.
+    enum { BLOCK = 20 * MR };
+    xk_i8_scratch *s = xk_i8_get(m < BLOCK ? m : BLOCK, kp);
+    for (int r0 = 0; r0 < m; r0 += BLOCK) {
+        int rows = m - r0 < BLOCK ? m - r0 : BLOCK;
+        xk_quantize_rows(x + (size_t)r0 * k, rows, k, s->bytes, s->scales);
+        float *yb = y + (size_t)r0 * n;
 #if defined(__x86_64__)
-    if (level >= 1) {
-        i8_gemm_vnni(s->bytes, s->scales, m, kp, packed, scales, compensation, bias, n, y);
-        return;
-    }
+        if (level >= 1) {
+            i8_gemm_vnni(s->bytes, s->scales, rows, kp, packed, scales, compensation, bias, n, yb);
+            continue;
+        }
 #endif
-    i8_gemm_generic(s->bytes, s->scales, m, kp, packed, scales, compensation, bias, n, y);
+        i8_gemm_generic(s->bytes, s->scales, rows, kp, packed, scales, compensation, bias, n, yb);
+    }
 }
