@@ -9,7 +9,7 @@ BIN = .build/$(CONFIG)/xlate
 BENCH_ARGS ?=
 QUALITY_ARGS ?=
 
-.PHONY: help setup build run test test-asan fixtures bench quality install clean example
+.PHONY: help setup build run test test-asan fuzz fixtures bench bench-million quality install clean example
 
 help:
 	@echo "make setup     install system packages (libopenblas-dev, libsentencepiece-dev)"
@@ -17,9 +17,11 @@ help:
 	@echo "make run       build, then translate a sample with the bundled en-de model"
 	@echo "make test      run all tests (no Python needed)"
 	@echo "make test-asan the test suite under AddressSanitizer (optimised, so floats match make test)"
+	@echo "make fuzz      libFuzzer targets (safetensors, config, vocabulary, pytorch, tokenizer), FUZZ_SECONDS=60 each"
 	@echo "make fixtures  regenerate Fixtures/ with transformers (makes a virtualenv in $(PYTHON_VENV))"
 	@echo "make bench     compare xlate with CTranslate2 and transformers (virtualenv in ~/.cache/xlate/bench-venv;"
 	@echo "               BENCH_ARGS=\"--lines 100\" for a quick run)"
+	@echo "make bench-million  one million short lines through one process: line count, order, peak RSS (LINES=...)"
 	@echo "make quality   BLEU/chrF of xlate and CTranslate2, float32 and int8, on tatoeba-test + newstest2014"
 	@echo "               (QUALITY_ARGS=\"--lines 30\" for a quick run)"
 	@echo "make example   build Examples/SubtitleTranslator (depends on xlate by path) and translate its sample.srt"
@@ -48,6 +50,11 @@ test-asan: setup
 	$(SWIFT) build $(SWIFT_TEST_FLAGS) --sanitize=address --scratch-path .build-asan --product xlate
 	ASAN_OPTIONS=detect_leaks=0 $(SWIFT) test $(SWIFT_TEST_FLAGS) --sanitize=address --scratch-path .build-asan
 
+# Bounded libFuzzer runs (Fuzz/README.md): builds the Fuzz/ package with -sanitize=fuzzer,address; findings go to
+# .fuzz/artifacts and make the target fail.
+fuzz: setup
+	Fuzz/fuzz.sh
+
 fixtures:
 	test -x $(PYTHON_VENV)/bin/python || python3 -m venv $(PYTHON_VENV)
 	$(PYTHON_VENV)/bin/pip install -q -r Fixtures/requirements.txt
@@ -58,6 +65,9 @@ fixtures:
 
 bench: setup
 	Benchmarks/run.sh $(BENCH_ARGS)
+
+bench-million: build
+	Benchmarks/million_lines.sh
 
 quality: setup
 	Benchmarks/quality.sh $(QUALITY_ARGS)
@@ -73,4 +83,4 @@ install: build
 	cp -R Models/. $(PREFIX)/share/xlate/models/
 
 clean:
-	rm -rf .build .build-asan Examples/SubtitleTranslator/.build
+	rm -rf .build .build-asan .fuzz Examples/SubtitleTranslator/.build

@@ -55,7 +55,7 @@ extern "C" int spm_encode_pieces(const spm_processor *processor, const char *tex
             return 1;
         }
         size_t total = 0;
-        for (const auto &piece : pieces) total += piece.size() + 1;
+        for (const auto &piece : pieces) total += sizeof(size_t) + piece.size();
         char *buffer = static_cast<char *>(std::malloc(total == 0 ? 1 : total));
         if (buffer == nullptr) {
             write_error("out of memory", error, error_capacity);
@@ -63,9 +63,11 @@ extern "C" int spm_encode_pieces(const spm_processor *processor, const char *tex
         }
         size_t offset = 0;
         for (const auto &piece : pieces) {
+            size_t piece_length = piece.size();
+            std::memcpy(buffer + offset, &piece_length, sizeof piece_length);
+            offset += sizeof piece_length;
             std::memcpy(buffer + offset, piece.data(), piece.size());
             offset += piece.size();
-            buffer[offset++] = '\0';
         }
         *out = buffer;
         *out_length = total;

@@ -55,6 +55,11 @@ public final class Translator: Sendable {
         }
         if defaults.forcedEOSTokenIds.isEmpty { defaults.forcedEOSTokenIds = model.vocabulary.forcedEOSTokenIds }
         defaults.maxLength = min(defaults.maxLength, model.maxTargetLength)
+        // Values out of range in generation_config.json are the model folder's fault, not the caller's options'.
+        do { try defaults.validate(for: model) } catch {
+            throw ModelError.invalidConfig(
+                path: directory.appendingPathComponent("generation_config.json").path, reason: error.localizedDescription)
+        }
         defaultOptions = TranslationOptions(decoding: defaults)
     }
 

@@ -133,6 +133,7 @@ public struct MarianConfig: Sendable, Equatable {
         for (name, id) in [("pad_token_id", padTokenId), ("decoder_start_token_id", decoderStartTokenId)] {
             try check(id >= 0 && id < decoderVocabSize, "\"\(name)\" \(id) is outside the decoder vocabulary (\(decoderVocabSize))")
         }
+        try check(!eosTokenIds.isEmpty, "\"eos_token_id\" is an empty list; decoding needs an end-of-sequence id")
         for id in eosTokenIds + forcedEOSTokenIds {
             try check(id >= 0 && id < decoderVocabSize, "eos id \(id) is outside the decoder vocabulary (\(decoderVocabSize))")
         }

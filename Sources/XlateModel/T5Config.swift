@@ -107,6 +107,7 @@ public struct T5Config: Sendable, Equatable {
         for (name, id) in [("pad_token_id", padTokenId), ("decoder_start_token_id", decoderStartTokenId)] {
             try check(id >= 0 && id < vocabSize, "\"\(name)\" \(id) is outside the vocabulary (\(vocabSize))")
         }
+        try check(!eosTokenIds.isEmpty, "\"eos_token_id\" is an empty list; decoding needs an end-of-sequence id")
         for id in eosTokenIds + forcedEOSTokenIds {
             try check(id >= 0 && id < vocabSize, "eos id \(id) is outside the vocabulary (\(vocabSize))")
         }

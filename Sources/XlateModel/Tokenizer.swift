@@ -63,13 +63,16 @@ public final class SentencePiece: @unchecked Sendable {
         precondition(status == 0, "SentencePiece encode failed: \(message(error))")
         guard let output else { return [] }
         defer { spm_free_buffer(output) }
+        // Each piece is its length, then its bytes: a piece may hold a NUL byte (text with NUL bytes).
         var pieces: [String] = []
         pieces.reserveCapacity(Int(count))
-        var start = 0
-        for i in 0..<length where output[i] == 0 {
-            let bytes = UnsafeRawBufferPointer(start: output + start, count: i - start)
-            pieces.append(String(decoding: bytes, as: UTF8.self))
-            start = i + 1
+        var offset = 0
+        for _ in 0..<Int(count) {
+            let pieceLength = Int(UnsafeRawPointer(output + offset).loadUnaligned(as: UInt.self))
+            offset += MemoryLayout<UInt>.size
+            precondition(offset + pieceLength <= length, "SentencePiece shim wrote a malformed piece buffer")
+            pieces.append(String(decoding: UnsafeRawBufferPointer(start: output + offset, count: pieceLength), as: UTF8.self))
+            offset += pieceLength
         }
         return pieces
     }

@@ -24,8 +24,10 @@ int32_t spm_piece_count(const spm_processor *processor);
 /// The piece of id `id` (0 <= id < spm_piece_count), NUL-terminated; owned by the model, valid while it is loaded.
 const char *spm_id_to_piece(const spm_processor *processor, int32_t id);
 
-/// Encodes UTF-8 `text` (`length` bytes) into pieces. On success the pieces are written as one buffer of
-/// NUL-separated strings: `*out` (release with `spm_free_buffer`), `*out_length` bytes, `*out_count` pieces.
+/// Encodes UTF-8 `text` (`length` bytes) into pieces. On success the pieces are written back to back into one
+/// buffer, `*out` (release with `spm_free_buffer`) of `*out_length` bytes: for each of the `*out_count` pieces, its
+/// byte length as a `size_t` (unaligned, native byte order), then its bytes. Lengths, not NUL separators: a piece
+/// holds a NUL byte when the text does.
 int spm_encode_pieces(const spm_processor *processor, const char *text, size_t length,
                       char **out, size_t *out_length, int32_t *out_count,
                       char *error, size_t error_capacity);
