@@ -114,6 +114,13 @@ public final class PyTorchCheckpoint: @unchecked Sendable {
                     "tensor '\(name)' (shape \(tensor.shape), strides \(tensor.strides), offset \(tensor.offset)) reaches past the end "
                         + "of its storage of \(storage.count) elements")
             }
+            // A state dict's tensor reads each element of its storage at most once. One that reads more (an expanded
+            // view, stride 0) would have a file of a few KB allocate and write terabytes: refused.
+            guard byteCount <= storage.count * storage.dtype.size else {
+                throw damaged(
+                    "tensor '\(name)' (shape \(tensor.shape), strides \(tensor.strides)) reads \(byteCount / storage.dtype.size) "
+                        + "elements from a storage of \(storage.count) (an expanded view); save it with .contiguous() tensors")
+            }
             let view = View(key: storage.key, offset: tensor.offset, shape: tensor.shape, strides: tensor.strides)
             if let target = views[view] {
                 aliases.append(Alias(name: name, target: target))

@@ -63,6 +63,19 @@ struct FuzzRegressionTests {
         }
     }
 
+    /// FuzzPyTorch's allocation limit: `torch.save({"model.shared.weight": torch.zeros(1).expand(10**13)})` writes
+    /// 1,683 bytes (one float of storage, stride 0), and xlate allocated its 40 TB view to materialise it (a
+    /// fatal error; 1.6 GB, silently, for `expand(4 * 10**8)`). A view that reads more elements than its storage
+    /// holds is now refused.
+    @Test func anExpandedViewIsRefusedNotMaterialised() throws {
+        let path = repositoryRoot.appendingPathComponent("Fuzz/regressions/pytorch-expanded-view.bin").path
+        #expect(throws: ModelError.pytorchCheckpoint(
+            path: path,
+            reason: "tensor 'model.shared.weight' (shape [10000000000000], strides [0]) reads 10000000000000 elements from a "
+                + "storage of 1 (an expanded view); save it with .contiguous() tensors")
+        ) { try PyTorchCheckpoint(path: path) }
+    }
+
     /// Not a finding, but the input a recursive parser dies on: JSON nested 100,000 deep is refused, not a stack overflow.
     @Test func deeplyNestedJSONIsATypedError() throws {
         let url = try temporaryDirectory().appendingPathComponent("config.json")
