@@ -176,12 +176,6 @@ final class DownloadProgress: @unchecked Sendable {
             parts.append("ETA " + ProgressBar.duration(Double(progress.totalBytes - progress.bytes) / bytesPerSecond))
         }
         parts.append(progress.file)
-        let text = parts.joined(separator: " · ")
-        let percent = String(format: "%3d%%", Int(fraction * 100))
-        let barWidth = min(30, width - 1 - percent.count - text.count - 4)
-        guard barWidth >= 10 else { return String((percent + " " + text).prefix(max(0, width - 1))) }
-        let filled = Int(fraction * Double(barWidth))
-        let bar = String(repeating: "#", count: filled) + String(repeating: "·", count: barWidth - filled)
-        return "\(percent) [\(bar)] \(text)"
+        return ProgressBar.bar(fraction: fraction, text: parts.joined(separator: " · "), width: width)
     }
 }

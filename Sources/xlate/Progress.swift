@@ -103,7 +103,11 @@ final class ProgressBar: @unchecked Sendable {
         }
         guard let fraction else { return String(parts.joined(separator: " · ").prefix(max(0, width - 1))) }
         if fraction > 0, seconds > 0 { parts.append("ETA " + duration(seconds * (1 - fraction) / fraction)) }
-        let text = parts.joined(separator: " · ")
+        return bar(fraction: fraction, text: parts.joined(separator: " · "), width: width)
+    }
+
+    /// ` 42% [#####·····] text`, fitted to `width` columns (the bar left out when there is no room for 10 cells).
+    static func bar(fraction: Double, text: String, width: Int) -> String {
         let percent = String(format: "%3d%%", Int(fraction * 100))
         let barWidth = min(30, width - 1 - percent.count - text.count - 4)
         guard barWidth >= 10 else { return String((percent + " " + text).prefix(max(0, width - 1))) }
