@@ -141,16 +141,20 @@ public struct DecoderState: ~Copyable, Sendable {
         let (stride, used) = (capacity * width, step * width)
         // Row i is written with old row indices[i], in increasing i. Old row j is overwritten at i = j (unless it
         // keeps itself), so it is saved first when a later row reads it.
+        // The plan depends on the indices only, so it is made once for all layers' caches: `slot[j]` is where old
+        // row j is saved (-1: not saved).
         var readLater = [Bool](repeating: false, count: rows)
         for (i, j) in indices.enumerated() where j < i { readLater[j] = true }
+        var slot = [Int](repeating: -1, count: rows)
+        var savedRows = 0
+        for (i, j) in indices.enumerated() where i < rows && readLater[i] && j != i {
+            slot[i] = savedRows
+            savedRows += 1
+        }
         for cache in selfKeys + selfValues {
-            var slot = [Int](repeating: -1, count: rows)
-            var savedRows = 0
             for (i, j) in indices.enumerated() {
-                if i < rows, readLater[i], j != i {
-                    (saved.pointer + savedRows * used).update(from: cache.pointer + i * stride, count: used)
-                    slot[i] = savedRows
-                    savedRows += 1
+                if i < rows, slot[i] >= 0 {
+                    (saved.pointer + slot[i] * used).update(from: cache.pointer + i * stride, count: used)
                 }
                 guard j != i else { continue }
                 let source = j < i && slot[j] >= 0 ? saved.pointer + slot[j] * used : cache.pointer + j * stride
