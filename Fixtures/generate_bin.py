@@ -18,7 +18,8 @@ Writes, replacing what was there:
   bfloat16, int64 and an ``nn.Parameter`` (``_rebuild_parameter``); ``views-zip64.bin`` is the same archive rewritten
   by Python's zipfile with ZIP64 size/offset fields in every entry.
 * ``pytorch/corrupt/*.bin``      torch-layout archives that lie: a storage entry shorter than its storage, a tensor
-  view past its storage's end, a deflate-compressed storage, a dict where a tensor belongs.
+  view past its storage's end, a deflate-compressed storage, a dict where a tensor belongs, 1,100 views of one
+  storage that together read 70 MB from a 144 KB file.
 * ``pytorch/malicious/*.bin``    pickles that would run code when unpickled (``os.system``, ``builtins.eval`` at the top,
   ``os.system`` nested in a state dict after a real tensor, ``builtins.exec`` through protocol 4's STACK_GLOBAL, the
   INST opcode). **Never unpickle them**: this script only inspects them with ``pickletools.genops`` (which parses)
@@ -206,6 +207,7 @@ def write_corrupt():
     # A nested dict where a tensor belongs.
     torch_like_archive(os.path.join(folder, "nested-dict.bin"),
                        {"model": collections.OrderedDict(w=FakeTensor(FakeStorage("0", 6), 0, (6,), (1,)))}, {"0": six})
+    write_many_views(folder)
     for name in ("short-storage", "view-past-storage", "deflated"):
         try:
             torch.load(os.path.join(folder, name + ".bin"), weights_only=True)
@@ -213,6 +215,16 @@ def write_corrupt():
             print(f"corrupt/{name}.bin: torch.load says {type(error).__name__}: {str(error)[:100]}")
         else:
             print(f"corrupt/{name}.bin: torch.load accepts it")
+
+
+def write_many_views(folder):
+    """1,100 different views of one 64 KB storage, each nearly all of it: every view is inside its storage, but
+    together they read about 70 MB from a file of 130 KB."""
+    count = 16384
+    storage = FakeStorage("0", count)
+    views = collections.OrderedDict(
+        (f"w{i}", FakeTensor(storage, i, (count - i,), (1,))) for i in range(1100))
+    torch_like_archive(os.path.join(folder, "many-views.bin"), views, {"0": floats(*range(count))})
 
 
 # MARK: - Malicious pickles ------------------------------------------------------------------------

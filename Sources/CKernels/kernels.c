@@ -254,6 +254,16 @@ XK_CLONES void xk_f16_to_f32(const uint16_t *source, float *destination, size_t 
     for (size_t i = 0; i < count; i++) destination[i] = (float)halves[i];
 }
 
+XK_CLONES int xk_f32_to_f16_exact(const float *source, uint16_t *destination, size_t count) {
+    _Float16 *halves = (_Float16 *)destination;
+    int exact = 1;
+    for (size_t i = 0; i < count; i++) {
+        halves[i] = (_Float16)source[i];
+        exact &= (float)halves[i] == source[i];
+    }
+    return exact;
+}
+
 XK_CLONES void xk_bf16_to_f32(const uint16_t *source, float *destination, size_t count) {
     uint32_t *bits = (uint32_t *)destination;
     for (size_t i = 0; i < count; i++) bits[i] = (uint32_t)source[i] << 16;
@@ -282,31 +292,42 @@ XK_CLONES int xk_all_finite(const float *x, size_t count) {
 size_t xk_packed_i8_size(int n, int k) { return (size_t)((n + NR - 1) / NR) * NR * (size_t)I8_KPAD(k); }
 size_t xk_packed_i8_columns(int n) { return (size_t)((n + NR - 1) / NR) * NR; }
 
+// Each row is quantised into a contiguous buffer (vectorised: |w| maximum on the bit patterns — finite weights
+// order like unsigned integers once the sign is cleared —, multiply, round to nearest even, clamp), then scattered
+// into its panel 4 bytes at a time.
 XK_CLONES void xk_pack_weight_i8(const float *w, int n, int k, int8_t *packed, float *scales, int32_t *compensation) {
     int kp = I8_KPAD(k), panels = (n + NR - 1) / NR;
+    int8_t *q = aligned_alloc(64, ((size_t)kp + 63) & ~(size_t)63);
+    if (!q) abort();
     for (int col = 0; col < panels * NR; col++) {
         int p = col / NR, j = col % NR;
         int8_t *panel = packed + (size_t)p * NR * kp;
         float amax = 0.0f;
-        if (col < n)
-            for (int kk = 0; kk < k; kk++) {
-                float a = fabsf(w[(size_t)col * k + kk]);
-                amax = a > amax ? a : amax;
-            }
-        float scale = amax > 0.0f ? 127.0f / amax : 0.0f;
         int32_t sum = 0;
-        for (int kk = 0; kk < kp; kk++) {
-            int q = 0;
-            if (col < n && kk < k) {
-                float v = __builtin_roundevenf(w[(size_t)col * k + kk] * scale);
-                q = (int)(v > 127.0f ? 127.0f : (v < -127.0f ? -127.0f : v));
+        memset(q, 0, (size_t)kp);
+        if (col < n) {
+            const float *row = w + (size_t)col * k;
+            uint32_t bits_max = 0;
+            for (int kk = 0; kk < k; kk++) {
+                uint32_t bits;
+                memcpy(&bits, row + kk, 4);
+                bits &= 0x7fffffffu;
+                bits_max = bits > bits_max ? bits : bits_max;
             }
-            panel[(size_t)(kk / 4) * NR * 4 + j * 4 + kk % 4] = (int8_t)q;
-            sum += q;
+            memcpy(&amax, &bits_max, 4);
+            float scale = amax > 0.0f ? 127.0f / amax : 0.0f;
+            for (int kk = 0; kk < k; kk++) {
+                float v = __builtin_roundevenf(row[kk] * scale);
+                v = v > 127.0f ? 127.0f : (v < -127.0f ? -127.0f : v);
+                q[kk] = (int8_t)(int)v;
+                sum += (int)v;
+            }
         }
+        for (int g = 0; g < kp / 4; g++) memcpy(panel + (size_t)g * NR * 4 + j * 4, q + 4 * g, 4);
         scales[col] = amax / 127.0f;
         compensation[col] = 128 * sum;
     }
+    free(q);
 }
 
 // Quantised activations of one call: per thread, grown as needed, freed when the thread exits.

@@ -96,6 +96,6 @@ extension Translator {
         return Translation(
             source: source, text: hypotheses.first?.text ?? "", sourceTokens: sourceTokens, sourceIds: sourceIds,
             hypotheses: hypotheses, truncatedSourceTokens: translations.reduce(0) { $0 + $1.truncatedSourceTokens },
-            alignment: alignment)
+            reachedMaxLength: translations.contains(where: \.reachedMaxLength), alignment: alignment)
     }
 }

@@ -79,9 +79,7 @@ extension Translator {
         }
         // Longest first, so each batch holds sentences of similar length (little padding).
         inputs.sort { $0.source.ids.count > $1.source.ids.count }
-        let batches = stride(from: 0, to: inputs.count, by: options.batchSize).map {
-            Array(inputs[$0..<min($0 + options.batchSize, inputs.count)])
-        }
+        let batches = options.threadBatches(inputs)
         let scored = ParallelResults<[TranslationScore]>(count: batches.count)
         DispatchQueue.concurrentPerform(iterations: min(options.threads, batches.count)) { _ in
             while let b = scored.claim() {

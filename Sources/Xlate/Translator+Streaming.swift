@@ -87,7 +87,7 @@ extension Translator {
     /// Translates texts from async code, off the cooperative thread pool, with the results of the blocking
     /// `translate(_:options:progress:)`.
     ///
-    /// The texts are translated in groups of `batchSize × threads` (one batch per thread); the task's cancellation
+    /// The texts are translated in groups of `batchSize × threads` (several rounds of batches); the task's cancellation
     /// is checked before each group, and a cancelled task stops there and throws `CancellationError`. `progress`, if
     /// given, is called after each group with the number of texts translated so far and the number of texts.
     public func translate(

@@ -66,7 +66,7 @@ public final class Translator: Sendable {
     /// `prefixLength`: leading source tokens that came from `TranslationOptions.prefix`, left out of the result.
     private func makeTranslation(
         source: String, tokens: TokenizedText, truncated: Int, nbest: [Hypothesis], attention: CrossAttentionRequest?,
-        prefixLength: Int = 0
+        maxLength: Int, prefixLength: Int = 0
     ) -> Translation {
         let hypotheses = nbest.map { hypothesis in
             TranslatedHypothesis(
@@ -86,7 +86,8 @@ public final class Translator: Sendable {
         }
         return Translation(
             source: source, text: hypotheses.first?.text ?? "", sourceTokens: tokens.pieces, sourceIds: tokens.ids,
-            hypotheses: hypotheses, truncatedSourceTokens: truncated, alignment: alignment)
+            hypotheses: hypotheses, truncatedSourceTokens: truncated,
+            reachedMaxLength: nbest.first.map { $0.tokens.count + 1 >= maxLength } ?? false, alignment: alignment)
     }
 
     /// Translates one text (one segment unless `options.splitSentences`).
@@ -141,9 +142,7 @@ public final class Translator: Sendable {
         }
         // Longest first, so each batch holds sentences of similar length (little padding).
         inputs.sort { $0.source.ids.count > $1.source.ids.count }
-        let batches = stride(from: 0, to: inputs.count, by: options.batchSize).map {
-            Array(inputs[$0..<min($0 + options.batchSize, inputs.count)])
-        }
+        let batches = options.threadBatches(inputs)
         let translated = ParallelResults<[Translation]>(count: batches.count)
         let total = inputs.count
         // Batches run on `threads` workers, each with single-threaded BLAS (see `BLAS`).
@@ -155,7 +154,8 @@ public final class Translator: Sendable {
                 translated.store(zip(batch, hypotheses).map { input, nbest in
                     makeTranslation(
                         source: texts[input.index], tokens: input.source, truncated: input.truncated, nbest: nbest,
-                        attention: options.decoding.crossAttention, prefixLength: input.prefixLength)
+                        attention: options.decoding.crossAttention, maxLength: options.decoding.effectiveMaxLength,
+                        prefixLength: input.prefixLength)
                 }, at: b)
                 progress?(batch.count, total)
             }
@@ -171,9 +171,11 @@ public final class Translator: Sendable {
 public struct TranslationOptions: Sendable, Equatable {
     /// Search settings: beams, lengths, returned scores and attention, banned tokens, target prefix.
     public var decoding: DecodingOptions
-    /// Sentences encoded and decoded together.
+    /// Sentences translated at once, shared among the threads: each thread encodes and decodes batches of
+    /// ⌈batchSize / threads⌉ sentences (fewer when there are fewer texts than `batchSize`, so that every thread gets
+    /// some). Memory follows the batch size, not the thread count.
     public var batchSize: Int = 32
-    /// Batches translated at the same time, one per thread.
+    /// Threads translating at the same time, each its own batches (single-threaded products: see `BLAS`).
     public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     /// Translate each text sentence by sentence (`SentenceSplitter`), cutting a sentence longer than the model's
     /// positions at safe boundaries, and rejoin the translations with the source's whitespace. Off by default: a
@@ -190,6 +192,15 @@ public struct TranslationOptions: Sendable, Equatable {
     public init(decoding: DecodingOptions = DecodingOptions(), batchSize: Int = 32) {
         self.decoding = decoding
         self.batchSize = batchSize
+    }
+
+    /// `items` (sorted as the batches should be) cut into the batches the threads take one at a time: `batchSize`
+    /// shared among `threads`, and `items` spread over all threads when they are fewer than `batchSize`.
+    func threadBatches<Item>(_ items: [Item]) -> [[Item]] {
+        let perThread = (batchSize + threads - 1) / threads
+        let spread = (items.count + threads - 1) / threads
+        let size = max(1, min(perThread, spread))
+        return stride(from: 0, to: items.count, by: size).map { Array(items[$0..<min($0 + size, items.count)]) }
     }
 
     /// Checks the options against each other and against `model`; translating does this first.
@@ -214,6 +225,9 @@ public struct Translation: Sendable, Equatable {
     public var hypotheses: [TranslatedHypothesis]
     /// Source tokens dropped because the source exceeded the model's positions (0: nothing dropped).
     public var truncatedSourceTokens: Int = 0
+    /// The best hypothesis used every position the length limit allows (`DecodingOptions.effectiveMaxLength`), so
+    /// it may be cut: its last token is then the forced `</s>`, as in transformers.
+    public var reachedMaxLength: Bool = false
     /// Word alignment of the best hypothesis, when the options asked for cross-attention.
     public var alignment: Alignment? = nil
 }

@@ -89,8 +89,8 @@ struct MarianDecoderLayer: Sendable {
 /// projection tied to the decoder embedding (or a separate `lm_head`).
 public final class MarianModel: Seq2SeqModel {
     public let config: MarianConfig
-    let encoderEmbedTokens: FloatBuffer  // model.shared.weight or model.encoder.embed_tokens.weight [vocab, d]
-    let decoderEmbedTokens: FloatBuffer  // model.shared.weight or model.decoder.embed_tokens.weight [decoderVocab, d]
+    let encoderEmbedTokens: EmbeddingTable  // model.shared.weight or model.encoder.embed_tokens.weight [vocab, d]
+    let decoderEmbedTokens: EmbeddingTable  // model.shared.weight or model.decoder.embed_tokens.weight [decoderVocab, d]
     let encoderPositions: FloatBuffer  // model.encoder.embed_positions.weight or sinusoidal [maxPositions, d]
     let decoderPositions: FloatBuffer  // model.decoder.embed_positions.weight or sinusoidal [maxPositions, d]
     let encoderLayers: [MarianEncoderLayer]  // model.encoder.layers.N
@@ -113,26 +113,7 @@ public final class MarianModel: Seq2SeqModel {
     public init(config: MarianConfig, checkpoint: Checkpoint) throws(ModelError) {
         self.config = config
         let d = config.dModel
-        let (vocab, decoderVocab) = (config.vocabSize, config.shareEncoderDecoderEmbeddings ? config.vocabSize : config.decoderVocabSize)
-        func firstPresent(_ names: [String]) -> String? { names.first(where: checkpoint.contains) }
-
-        // Embeddings: either only `model.shared.weight`, or that plus copies under the embed_tokens keys, or
-        // (separate vocabularies) one table per side.
-        if config.shareEncoderDecoderEmbeddings {
-            let names = ["model.shared.weight", "model.encoder.embed_tokens.weight", "model.decoder.embed_tokens.weight"]
-            guard let name = firstPresent(names) else { throw .missingTensor(name: names[0], path: checkpoint.path) }
-            encoderEmbedTokens = try checkpoint.buffer(name, shape: [vocab, d])
-            decoderEmbedTokens = encoderEmbedTokens
-            for copy in names where copy != name && checkpoint.contains(copy) {
-                try checkpoint.checkUnused(copy, shape: [vocab, d])
-            }
-        } else {
-            encoderEmbedTokens = try checkpoint.buffer("model.encoder.embed_tokens.weight", shape: [vocab, d])
-            decoderEmbedTokens = try checkpoint.buffer("model.decoder.embed_tokens.weight", shape: [decoderVocab, d])
-            if checkpoint.contains("model.shared.weight") {
-                try checkpoint.checkUnused("model.shared.weight", shape: [vocab, d])
-            }
-        }
+        (encoderEmbedTokens, decoderEmbedTokens, lmHead) = try Self.embeddingsAndOutput(config, checkpoint)
         let sinusoidal = FloatBuffer(Self.sinusoidalPositions(count: config.maxPositionEmbeddings, dim: d))
         func positions(_ name: String) throws(ModelError) -> FloatBuffer {
             checkpoint.contains(name) ? try checkpoint.buffer(name, shape: [config.maxPositionEmbeddings, d]) : sinusoidal
@@ -151,21 +132,55 @@ public final class MarianModel: Seq2SeqModel {
         self.encoderLayers = encoderLayers
         self.decoderLayers = decoderLayers
 
-        let bias = try checkpoint.buffer("final_logits_bias", shape: [1, decoderVocab])
-        if config.tieWordEmbeddings {
-            if checkpoint.contains("lm_head.weight") { try checkpoint.checkUnused("lm_head.weight", shape: [decoderVocab, d]) }
-            lmHead = try Linear(weight: decoderEmbedTokens.pointer, bias: bias, inFeatures: d, outFeatures: decoderVocab, computeType: checkpoint.computeType)
-        } else {
-            let weight = try checkpoint.buffer("lm_head.weight", shape: [decoderVocab, d])
-            lmHead = try Linear(weight: weight.pointer, bias: bias, inFeatures: d, outFeatures: decoderVocab, computeType: checkpoint.computeType)
-        }
         try checkpoint.checkAllUsed()
 
         embedScale = config.scaleEmbedding ? Float(Double(d).squareRoot()) : 1
         vocabulary = ModelVocabulary(
             decoderStartTokenId: config.decoderStartTokenId, eosTokenIds: config.eosTokenIds,
-            padTokenId: config.padTokenId, targetSize: decoderVocab,
+            padTokenId: config.padTokenId, targetSize: lmHead.outFeatures,
             forcedEOSTokenIds: config.forcedEOSTokenIds)
+    }
+
+    /// The token embeddings (`EmbeddingTable`s; one shared table when the vocabularies are shared) and the output
+    /// projection (the tied decoder embedding or `lm_head`, with `final_logits_bias`). The float copies read for
+    /// packing are freed on return, before the layers load, which keeps the load's peak memory down.
+    private static func embeddingsAndOutput(
+        _ config: MarianConfig, _ checkpoint: Checkpoint
+    ) throws(ModelError) -> (encoder: EmbeddingTable, decoder: EmbeddingTable, output: Linear) {
+        let d = config.dModel
+        let (vocab, decoderVocab) = (config.vocabSize, config.shareEncoderDecoderEmbeddings ? config.vocabSize : config.decoderVocabSize)
+        func firstPresent(_ names: [String]) -> String? { names.first(where: checkpoint.contains) }
+        // Embeddings: either only `model.shared.weight`, or that plus copies under the embed_tokens keys, or
+        // (separate vocabularies) one table per side.
+        let encoderEmbeddings: FloatBuffer, decoderEmbeddings: FloatBuffer
+        if config.shareEncoderDecoderEmbeddings {
+            let names = ["model.shared.weight", "model.encoder.embed_tokens.weight", "model.decoder.embed_tokens.weight"]
+            guard let name = firstPresent(names) else { throw .missingTensor(name: names[0], path: checkpoint.path) }
+            encoderEmbeddings = try checkpoint.buffer(name, shape: [vocab, d])
+            decoderEmbeddings = encoderEmbeddings
+            for copy in names where copy != name && checkpoint.contains(copy) {
+                try checkpoint.checkUnused(copy, shape: [vocab, d])
+            }
+        } else {
+            encoderEmbeddings = try checkpoint.buffer("model.encoder.embed_tokens.weight", shape: [vocab, d])
+            decoderEmbeddings = try checkpoint.buffer("model.decoder.embed_tokens.weight", shape: [decoderVocab, d])
+            if checkpoint.contains("model.shared.weight") {
+                try checkpoint.checkUnused("model.shared.weight", shape: [vocab, d])
+            }
+        }
+        let encoderTable = EmbeddingTable(encoderEmbeddings.pointer, rows: vocab, width: d)
+        let decoderTable = encoderEmbeddings === decoderEmbeddings
+            ? encoderTable : EmbeddingTable(decoderEmbeddings.pointer, rows: decoderVocab, width: d)
+        let head: Linear
+        let bias = try checkpoint.buffer("final_logits_bias", shape: [1, decoderVocab])
+        if config.tieWordEmbeddings {
+            if checkpoint.contains("lm_head.weight") { try checkpoint.checkUnused("lm_head.weight", shape: [decoderVocab, d]) }
+            head = try Linear(weight: decoderEmbeddings.pointer, bias: bias, inFeatures: d, outFeatures: decoderVocab, computeType: checkpoint.computeType)
+        } else {
+            let weight = try checkpoint.buffer("lm_head.weight", shape: [decoderVocab, d])
+            head = try Linear(weight: weight.pointer, bias: bias, inFeatures: d, outFeatures: decoderVocab, computeType: checkpoint.computeType)
+        }
+        return (encoderTable, decoderTable, head)
     }
 
     /// transformers' `MarianSinusoidalPositionalEmbedding`: `[sin(p·ω_j) for j < d/2 | cos(p·ω_j) for j < d/2]`,
@@ -184,12 +199,13 @@ public final class MarianModel: Seq2SeqModel {
     }
 
     /// Writes `embed_tokens(ids) · embed_scale + positions` for rows of ids at the given positions into `x`.
-    private func embed(_ ids: [Int], positions: [Int], table: FloatBuffer, positionTable: FloatBuffer, into x: UnsafeMutablePointer<Float>) {
+    private func embed(_ ids: [Int], positions: [Int], table: EmbeddingTable, positionTable: FloatBuffer, into x: UnsafeMutablePointer<Float>) {
         let d = config.dModel
         for (row, (id, position)) in zip(ids, positions).enumerated() {
-            let token = table.pointer + id * d
+            let token = x + row * d
+            table.copyRow(id, to: token)
             let place = positionTable.pointer + position * d
-            for j in 0..<d { x[row * d + j] = token[j] * embedScale + place[j] }
+            for j in 0..<d { token[j] = token[j] * embedScale + place[j] }
         }
     }
 
@@ -201,26 +217,20 @@ public final class MarianModel: Seq2SeqModel {
             precondition(sentence.count <= config.maxPositionEmbeddings, "source of \(sentence.count) tokens exceeds max_position_embeddings")
             precondition(sentence.allSatisfy { $0 >= 0 && $0 < config.vocabSize }, "source id outside the vocabulary")
         }
-        var ids: [Int] = []
-        var positions: [Int] = []
-        for sentence in sentences {
-            ids += sentence + Array(repeating: config.padTokenId, count: maxLength - sentence.count)
-            positions += Array(0..<maxLength)
-        }
-        let rows = ids.count
-        var hidden = [Float](repeating: 0, count: rows * d)
-        let scratch = EncoderScratch(rows: rows, dim: d, ffnDim: config.encoderFFNDim, maxLength: maxLength)
-        hidden.withUnsafeMutableBufferPointer { x in
-            embed(ids, positions: positions, table: encoderEmbedTokens, positionTable: encoderPositions, into: x.baseAddress!)
+        let groups = EncoderGroups(lengths: lengths)
+        let scratch = EncoderScratch(rows: groups.maxRows, dim: d, ffnDim: config.encoderFFNDim, maxLength: maxLength)
+        let hidden = groups.encode(width: d, batchMaxLength: maxLength) { group, groupMaxLength, x in
+            var ids: [Int] = []
+            for sentence in sentences[group] {
+                ids += sentence + Array(repeating: config.padTokenId, count: groupMaxLength - sentence.count)
+            }
+            let positions = Array(repeating: Array(0..<groupMaxLength), count: group.count).flatMap { $0 }
+            embed(ids, positions: positions, table: encoderEmbedTokens, positionTable: encoderPositions, into: x)
             for layer in encoderLayers {
-                layer.apply(x.baseAddress!, lengths: lengths, maxLength: maxLength, scratch: scratch)
-            }
-            // Padding rows carry no meaning; zero them so the output does not depend on batch composition.
-            for (b, length) in lengths.enumerated() where length < maxLength {
-                (x.baseAddress! + (b * maxLength + length) * d).update(repeating: 0, count: (maxLength - length) * d)
+                layer.apply(x, lengths: Array(lengths[group]), maxLength: groupMaxLength, scratch: scratch)
             }
         }
-        return EncoderOutput(hiddenStates: Tensor(shape: [sentences.count, maxLength, d], data: hidden), lengths: lengths)
+        return EncoderOutput(hiddenStates: hidden, lengths: lengths)
     }
 
     /// Scratch buffers of a decoder step, in `DecoderState.workspace`.

@@ -80,6 +80,10 @@ public final class PyTorchCheckpoint: @unchecked Sendable {
         var views: [View: String] = [:]
         var tensors: [Tensor] = []
         var aliases: [Alias] = []
+        // Each view is bounded by its storage, but many different views of one storage could still add up to far
+        // more than the file: all views together may read at most `viewByteLimit`.
+        var viewBytes = 0
+        let viewLimit = Self.viewByteLimit(fileSize: bytes.count)
         for (key, value) in heap.dicts[rootIndex].items {
             guard case .string(let name) = key else { throw damaged("the state dict has \(key.kind) as a key") }
             guard case .tensor(let tensor) = value else {
@@ -127,6 +131,12 @@ public final class PyTorchCheckpoint: @unchecked Sendable {
                 continue
             }
             views[view] = name
+            viewBytes += byteCount
+            guard viewBytes <= viewLimit else {
+                throw damaged(
+                    "its tensors are views that read \(viewBytes) bytes or more in all from a file of \(bytes.count) "
+                        + "bytes; xlate reads at most \(viewLimit) (save the state dict with .contiguous() tensors)")
+            }
             tensors.append(
                 Tensor(
                     name: name, dtype: storage.dtype.rawValue, shape: tensor.shape, byteCount: byteCount,
@@ -135,6 +145,11 @@ public final class PyTorchCheckpoint: @unchecked Sendable {
         self.tensors = tensors
         self.aliases = aliases
     }
+
+    /// The most bytes the distinct tensor views of a file of `fileSize` bytes may read: a real state dict reads each
+    /// stored element about once (a few small views may overlap), so 4 × the file (+ 64 MB for small files) leaves
+    /// room for any of them, and a crafted file cannot make xlate allocate much more than its own size.
+    static func viewByteLimit(fileSize: Int) -> Int { 4 * fileSize + (64 << 20) }
 
     /// The tensor's byte count if its view lies inside its storage, else nil.
     private static func checkView(_ tensor: TorchTensor) -> Int? {

@@ -42,6 +42,18 @@ final class MappedFile: @unchecked Sendable {
         bytes = UnsafeRawBufferPointer(start: base, count: size)
     }
 
+    /// Gives back the memory of the mapped pages that hold `range` (byte offsets): a tensor already converted into
+    /// the model's own storage. The file stays mapped (a later read faults the pages in again), but the process no
+    /// longer counts the pages of every tensor read so far, which keeps the load's peak memory near the model's.
+    func evict(_ range: Range<Int>) {
+        guard !owned, let base = bytes.baseAddress, !range.isEmpty else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = range.lowerBound / page * page
+        let end = Swift.min((range.upperBound + page - 1) / page * page, bytes.count)
+        guard end > start else { return }
+        madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, MADV_DONTNEED)
+    }
+
     deinit {
         if owned {
             bytes.deallocate()
@@ -157,6 +169,7 @@ final class SafeTensorsFile: @unchecked Sendable {
         case .f16: HalfPrecision.convert(float16: bytes.assumingMemoryBound(to: UInt16.self), to: destination, count: count)
         case .bf16: HalfPrecision.convert(bfloat16: bytes.assumingMemoryBound(to: UInt16.self), to: destination, count: count)
         }
+        file.evict((dataStart + entry.range.lowerBound)..<(dataStart + entry.range.upperBound))
         guard HalfPrecision.allFinite(destination, count: count) else { throw .nonFiniteWeights(tensor: name, path: path) }
     }
 

@@ -62,6 +62,61 @@ public struct EncoderOutput: Sendable {
     }
 }
 
+/// The sentences of a batch in the groups the encoder runs one after another: consecutive sentences, each group
+/// padded to its own longest sentence and holding at most `rowBudget` padded rows (a longer sentence is a group of
+/// its own). A sentence attends only within itself and every other operation works row by row, so grouping changes
+/// no output; it bounds the encoder's scratch memory by the budget instead of batch × longest source, and a group
+/// of short sentences carries less padding than the batch.
+struct EncoderGroups {
+    /// Padded rows per group: small enough that a group's activations stay in cache, large enough that the weight
+    /// products stay efficient.
+    static let rowBudget = 512
+
+    /// Each group: its sentences (indices into the batch) and the length they are padded to.
+    let groups: [(sentences: Range<Int>, maxLength: Int)]
+    /// Padded rows of the largest group.
+    let maxRows: Int
+    let lengths: [Int]
+
+    init(lengths: [Int], rowBudget: Int = Self.rowBudget) {
+        var groups: [(sentences: Range<Int>, maxLength: Int)] = []
+        var start = 0
+        while start < lengths.count {
+            var (end, longest) = (start + 1, lengths[start])
+            while end < lengths.count, (end + 1 - start) * max(longest, lengths[end]) <= rowBudget {
+                longest = max(longest, lengths[end])
+                end += 1
+            }
+            groups.append((start..<end, longest))
+            start = end
+        }
+        self.groups = groups
+        self.lengths = lengths
+        maxRows = groups.map { $0.sentences.count * $0.maxLength }.max() ?? 0
+    }
+
+    /// Runs `encodeGroup(sentences, maxLength, x)` for each group — it fills `x [sentences.count · maxLength, width]`
+    /// (room for `maxRows` rows) with the group's encoder output — and gathers the sentences' rows into
+    /// `[batch, batchMaxLength, width]` with zero padding rows.
+    func encode(
+        width: Int, batchMaxLength: Int,
+        _ encodeGroup: (_ sentences: Range<Int>, _ maxLength: Int, _ x: UnsafeMutablePointer<Float>) -> Void
+    ) -> Tensor {
+        var hidden = [Float](repeating: 0, count: lengths.count * batchMaxLength * width)
+        let x = FloatBuffer(uninitializedCount: maxRows * width)
+        hidden.withUnsafeMutableBufferPointer { out in
+            for (sentences, maxLength) in groups {
+                encodeGroup(sentences, maxLength, x.pointer)
+                for (i, b) in sentences.enumerated() {
+                    (out.baseAddress! + b * batchMaxLength * width)
+                        .update(from: x.pointer + i * maxLength * width, count: lengths[b] * width)
+                }
+            }
+        }
+        return Tensor(shape: [lengths.count, batchMaxLength, width], data: hidden)
+    }
+}
+
 /// Which cross-attention to return from a decoder step: a layer, and heads to average (nil: all heads).
 public struct CrossAttentionRequest: Sendable, Equatable {
     public var layer: Int

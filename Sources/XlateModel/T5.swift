@@ -250,7 +250,7 @@ struct T5DecoderLayer: Sendable {
 /// shared embedding (the decoder output rescaled by `d_model^-0.5`) or a separate `lm_head`.
 public final class T5Model: Seq2SeqModel {
     public let config: T5Config
-    let embedTokens: FloatBuffer  // shared.weight (or encoder/decoder.embed_tokens.weight) [vocab, d]
+    let embedTokens: EmbeddingTable  // shared.weight (or encoder/decoder.embed_tokens.weight) [vocab, d]
     let encoderLayers: [T5EncoderLayer]  // encoder.block.N
     let decoderLayers: [T5DecoderLayer]  // decoder.block.N
     let encoderBias: RelativePositionBias  // encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight
@@ -280,7 +280,8 @@ public final class T5Model: Seq2SeqModel {
         // The embedding is `shared.weight`; checkpoints may also store its copies under embed_tokens.
         let names = ["shared.weight", "encoder.embed_tokens.weight", "decoder.embed_tokens.weight"]
         guard let name = names.first(where: checkpoint.contains) else { throw .missingTensor(name: names[0], path: checkpoint.path) }
-        embedTokens = try checkpoint.buffer(name, shape: [vocab, d])
+        let embeddings = try checkpoint.buffer(name, shape: [vocab, d])  // floats until the lm_head is packed
+        embedTokens = EmbeddingTable(embeddings.pointer, rows: vocab, width: d)
         for copy in names where copy != name && checkpoint.contains(copy) {
             try checkpoint.checkUnused(copy, shape: [vocab, d])
         }
@@ -310,10 +311,10 @@ public final class T5Model: Seq2SeqModel {
 
         // As transformers 5.23 loads: a stored lm_head that differs from the embedding is used as is; one that
         // equals it, or none, means the embedding. Whether the output is rescaled is the config's business.
-        var head = embedTokens
+        var head = embeddings
         if checkpoint.contains("lm_head.weight") {
             let stored = try checkpoint.buffer("lm_head.weight", shape: [vocab, d])
-            if memcmp(stored.pointer, embedTokens.pointer, vocab * d * MemoryLayout<Float>.size) != 0 { head = stored }
+            if memcmp(stored.pointer, embeddings.pointer, vocab * d * MemoryLayout<Float>.size) != 0 { head = stored }
         }
         lmHead = try Linear(weight: head.pointer, bias: nil, inFeatures: d, outFeatures: vocab, computeType: checkpoint.computeType)
         try checkpoint.checkAllUsed()
@@ -328,7 +329,7 @@ public final class T5Model: Seq2SeqModel {
     private func embed(_ ids: [Int], into x: UnsafeMutablePointer<Float>) {
         let d = config.dModel
         for (row, id) in ids.enumerated() {
-            (x + row * d).update(from: embedTokens.pointer + id * d, count: d)
+            embedTokens.copyRow(id, to: x + row * d)
         }
     }
 
@@ -340,23 +341,19 @@ public final class T5Model: Seq2SeqModel {
             precondition(sentence.count <= config.maxPositions, "source of \(sentence.count) tokens exceeds n_positions")
             precondition(sentence.allSatisfy { $0 >= 0 && $0 < config.vocabSize }, "source id outside the vocabulary")
         }
-        let ids = sentences.flatMap { $0 + Array(repeating: config.padTokenId, count: maxLength - $0.count) }
-        let rows = ids.count
-        var hidden = [Float](repeating: 0, count: rows * d)
+        let groups = EncoderGroups(lengths: lengths)
         let scratch = T5EncoderScratch(
-            rows: rows, config: config, ffnPerRow: encoderLayers.first?.feedForward.scratchPerRow ?? 0, maxLength: maxLength)
-        hidden.withUnsafeMutableBufferPointer { x in
-            embed(ids, into: x.baseAddress!)
+            rows: groups.maxRows, config: config, ffnPerRow: encoderLayers.first?.feedForward.scratchPerRow ?? 0,
+            maxLength: maxLength)
+        let hidden = groups.encode(width: d, batchMaxLength: maxLength) { group, groupMaxLength, x in
+            let ids = sentences[group].flatMap { $0 + Array(repeating: config.padTokenId, count: groupMaxLength - $0.count) }
+            embed(ids, into: x)
             for layer in encoderLayers {
-                layer.apply(x.baseAddress!, lengths: lengths, maxLength: maxLength, bias: encoderBias, scratch: scratch)
+                layer.apply(x, lengths: Array(lengths[group]), maxLength: groupMaxLength, bias: encoderBias, scratch: scratch)
             }
-            encoderFinalNorm.apply(x.baseAddress!, rows: rows, into: x.baseAddress!)
-            // Padding rows carry no meaning; zero them so the output does not depend on batch composition.
-            for (b, length) in lengths.enumerated() where length < maxLength {
-                (x.baseAddress! + (b * maxLength + length) * d).update(repeating: 0, count: (maxLength - length) * d)
-            }
+            encoderFinalNorm.apply(x, rows: ids.count, into: x)
         }
-        return EncoderOutput(hiddenStates: Tensor(shape: [sentences.count, maxLength, d], data: hidden), lengths: lengths)
+        return EncoderOutput(hiddenStates: hidden, lengths: lengths)
     }
 
     /// Scratch buffers of a decoder step, in `DecoderState.workspace`.

@@ -109,6 +109,9 @@ struct AlignCommand: ParsableCommand {
             if translation.truncatedSourceTokens > 0, !translate.quiet {
                 printError("warning: sentence \(number + 1) is longer than the model's \(translator.model.maxSourceLength) tokens; its last \(translation.truncatedSourceTokens) tokens were not translated")
             }
+            if translation.reachedMaxLength, !translate.quiet {
+                printError(maxLengthWarning("sentence \(number + 1)", options: options, model: translator.model))
+            }
             let alignment = translation.alignment!  // every sentence is non-blank and cross-attention was requested
             out += "\n[\(number + 1)] \(translation.source)\n    \(translation.text)\n\n"
             out += AlignmentRenderer.terminal(alignment, level: level, width: columns, color: colors)

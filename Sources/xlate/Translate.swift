@@ -73,10 +73,10 @@ struct Translate: ParsableCommand {
     @Option(help: "Penalise tokens already generated (> 1 discourages repetition).")
     var repetitionPenalty: Double?
 
-    @Option(help: "Sentences translated together.")
+    @Option(help: "Sentences translated at once, shared among the threads (each decodes batch-size / threads together). Larger batches are faster per sentence and use more memory.")
     var batchSize: Int = 32
 
-    @Option(help: "Batches translated in parallel, one per thread. Default: all cores.")
+    @Option(help: "Threads, each translating its share of the batch. Default: all cores.")
     var threads: Int?
 
     @Option(help: "Output format: text, json (one object per line) or tsv (source, translation[, score]).")
@@ -155,6 +155,16 @@ struct Translate: ParsableCommand {
         let progress = ProgressBar.make(inputs: inputs.isEmpty ? ["-"] : inputs, quiet: quiet)
         defer { progress?.clear() }
         var linesWritten = 0
+        // Translations cut by the length limit: the first few are named, the rest counted (a small --max-length
+        // would otherwise warn once per line).
+        var cutLines = 0
+        let namedCutLines = 5
+        defer {
+            if cutLines > namedCutLines, !quiet {
+                progress?.clear()
+                printError("warning: \(cutLines) lines in all reached the length limit of \(options.decoding.effectiveMaxLength) tokens (the first \(namedCutLines) are named above)")
+            }
+        }
         for path in inputs.isEmpty ? ["-"] : inputs {
             let reader: LineReader
             do { reader = try LineReader(path: path) } catch {
@@ -180,11 +190,19 @@ struct Translate: ParsableCommand {
                 progress?.begin(chunk)
                 let translations = try translator.translate(chunk, options: options, progress: progress?.advance)
                 for (offset, translation) in translations.enumerated() {
+                    let line = (inputs.count > 1 ? "\(path), line " : "line ") + "\(linesDone + offset + 1)"
                     if translation.truncatedSourceTokens > 0, !quiet {
                         progress?.clear()
-                        printError("warning: line \(linesDone + offset + 1) is longer than the model's \(translator.model.maxSourceLength) tokens; its last \(translation.truncatedSourceTokens) tokens were not translated" + (split == .none ? " (--split sentence would translate it in pieces)" : ""))
+                        printError("warning: \(line) is longer than the model's \(translator.model.maxSourceLength) tokens; its last \(translation.truncatedSourceTokens) tokens were not translated" + (split == .none ? " (--split sentence would translate it in pieces)" : ""))
                     }
-                    sink.write(render(translation))
+                    if translation.reachedMaxLength {
+                        cutLines += 1
+                        if cutLines <= namedCutLines, !quiet {
+                            progress?.clear()
+                            printError(maxLengthWarning(line, options: options, model: translator.model))
+                        }
+                    }
+                    sink.write(try render(translation))
                 }
                 sink.flush()
                 progress?.end()
@@ -194,7 +212,7 @@ struct Translate: ParsableCommand {
         }
     }
 
-    func render(_ translation: Translation) -> String {
+    func render(_ translation: Translation) throws -> String {
         // A blank input has no hypotheses; it still gives `nbest` (empty) outputs so that groups stay aligned.
         let hypotheses = translation.hypotheses.isEmpty
             ? Array(repeating: TranslatedHypothesis(text: "", ids: [], pieces: [], score: nil, tokenScores: nil, crossAttention: nil), count: nbest)
@@ -213,7 +231,10 @@ struct Translate: ParsableCommand {
             }
             return scores ? "\(hypotheses[0].text) ||| \(score(hypotheses[0]))\n" : "\(hypotheses[0].text)\n"
         case .tsv:
-            func clean(_ s: String) -> String { s.replacingOccurrences(of: "\t", with: " ").replacingOccurrences(of: "\n", with: " ") }
+            // One record per line, fields split by tabs: tabs and line breaks inside a field become spaces.
+            func clean(_ s: String) -> String {
+                String(s.unicodeScalars.map { "\t\n\r\u{0B}\u{0C}\u{85}\u{2028}\u{2029}".unicodeScalars.contains($0) ? " " : Character($0) })
+            }
             return hypotheses.prefix(nbest).indices.map { n in
                 let h = hypotheses[n]
                 return [clean(translation.source), clean(h.text)].joined(separator: "\t") + (scores ? "\t\(score(h))" : "")
@@ -223,21 +244,33 @@ struct Translate: ParsableCommand {
             var object: [String: Any] = [
                 "source": translation.source, "translation": hypotheses[0].text, "tokens": hypotheses[0].pieces,
             ]
-            if let s = hypotheses[0].score { object["score"] = Double(s) }
-            if scores, let tokenScores = hypotheses[0].tokenScores { object["token_scores"] = tokenScores.map(Double.init) }
+            // JSON has no NaN or infinity: such a score (a forced token the model ruled out: −∞) is written as null.
+            func number(_ x: Float) -> Any { x.isFinite ? Double(x) : NSNull() }
+            if let s = hypotheses[0].score { object["score"] = number(s) }
+            if scores, let tokenScores = hypotheses[0].tokenScores { object["token_scores"] = tokenScores.map(number) }
             if translation.truncatedSourceTokens > 0 { object["truncated_source_tokens"] = translation.truncatedSourceTokens }
             if let align { object["alignment"] = align.json(translation.alignment) }
             if nbest > 1 {
                 object["nbest"] = hypotheses.indices.map { n -> [String: Any] in
                     let h = hypotheses[n]
                     var entry: [String: Any] = ["translation": h.text, "tokens": h.pieces]
-                    if let s = h.score { entry["score"] = Double(s) }
+                    if let s = h.score { entry["score"] = number(s) }
                     if let align { entry["alignment"] = align.json(translation.alignment(ofHypothesis: n)) }
                     return entry
                 }
             }
-            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
             return String(decoding: data, as: UTF8.self) + "\n"
         }
     }
+}
+
+/// The warning for a translation that used every position the length limit allows: `what` names the input
+/// ("line 3").
+func maxLengthWarning(_ what: String, options: TranslationOptions, model: any Seq2SeqModel) -> String {
+    let limit = options.decoding.effectiveMaxLength
+    let advice = limit < model.maxTargetLength
+        ? "raise --max-length (the model allows up to \(model.maxTargetLength))"
+        : "that is the model's limit: translate shorter pieces"
+    return "warning: \(what): the translation reached the length limit of \(limit) tokens and may be cut; \(advice)"
 }

@@ -18,11 +18,34 @@ extension CLITests {
             let split = try CLI.run(["--model", CLI.enDe, "--beam", "1", "--max-length", "6"], input: line)
             #expect(split.status == 0)
             #expect(split.lines.count == 1)
-            #expect(split.stderr.isEmpty, "stderr: \(split.stderr)")
+            // Nothing is truncated on the source side; the 6-token limit cuts the sentences' translations.
+            #expect(!split.stderr.contains("longer than"), "stderr: \(split.stderr)")
+            #expect(split.stderr.contains("line 1: the translation reached the length limit of 6 tokens"), "stderr: \(split.stderr)")
             let whole = try CLI.run(["--model", CLI.enDe, "--beam", "1", "--max-length", "6", "--split", "none"], input: line)
             #expect(whole.status == 0)
             #expect(whole.lines.count == 1)
             #expect(whole.stderr.contains("line 1 is longer than"), "stderr: \(whole.stderr)")
+        }
+
+        @Test func aTranslationCutByTheLengthLimitIsWarnedAbout() throws {
+            // "Good morning." → "Guten Morgen." is 5 tokens with </s>: within 7 positions (start token included).
+            let input = "Good morning.\nThe cat sat on the mat because it was tired.\n"
+            let cut = try CLI.run(["--model", CLI.enDe, "--max-length", "7"], input: input)
+            #expect(cut.status == 0)
+            #expect(cut.lines.count == 2)
+            #expect(cut.lines.first == "Guten Morgen.")
+            #expect(
+                cut.stderr == "xlate: warning: line 2: the translation reached the length limit of 7 tokens and may be cut; raise --max-length (the model allows up to 256)\n",
+                "stderr: \(cut.stderr)")
+            let quiet = try CLI.run(["--model", CLI.enDe, "--max-length", "7", "--quiet"], input: input)
+            #expect(quiet.stderr.isEmpty, "stderr: \(quiet.stderr)")
+            let free = try CLI.run(["--model", CLI.enDe], input: input)
+            #expect(free.stderr.isEmpty, "stderr: \(free.stderr)")
+            // Many cut lines: the first five are named, then one count.
+            let many = try CLI.run(["--model", CLI.enDe, "--beam", "1", "--max-length", "3"], input: String(repeating: "The cat sleeps.\n", count: 12))
+            let warnings = many.stderr.split(separator: "\n")
+            #expect(warnings.count == 6, "stderr: \(many.stderr)")
+            #expect(warnings.last == "xlate: warning: 12 lines in all reached the length limit of 3 tokens (the first 5 are named above)")
         }
 
         @Test func unknownSplitModeIsUsageError() throws {
@@ -33,7 +56,7 @@ extension CLITests {
     }
 
     @Suite struct ProgressDisplay {
-        /// Lines enough for several redraws of the progress line, translated fast (greedy, two tokens each).
+        /// Lines enough for several redraws of the progress line, translated fast (greedy, short).
         static let input = String(repeating: "The cat sleeps.\nGood morning.\n", count: 64)
 
         @Test func nothingOnStderrWhenItIsNotATerminal() throws {
@@ -42,7 +65,7 @@ extension CLITests {
                 try Self.input.write(to: file, atomically: true, encoding: .utf8)
                 for arguments in [["-i", file.path], []] {
                     let result = try CLI.run(
-                        ["--model", CLI.enDe, "--beam", "1", "--max-length", "3"] + arguments,
+                        ["--model", CLI.enDe, "--beam", "1"] + arguments,
                         stdin: arguments.isEmpty ? Data(Self.input.utf8) : nil)
                     #expect(result.status == 0)
                     #expect(result.lines.count == 128)
@@ -58,7 +81,7 @@ extension CLITests {
                 try Self.input.write(to: file, atomically: true, encoding: .utf8)
                 let terminal = try Terminal()
                 let result = try CLI.run(
-                    ["--model", CLI.enDe, "--beam", "1", "--max-length", "3", "--batch-size", "8", "-i", file.path]
+                    ["--model", CLI.enDe, "--beam", "1", "--batch-size", "8", "-i", file.path]
                         + (quiet ? ["--quiet"] : []),
                     stderr: terminal.child)
                 let shown = terminal.readAll()

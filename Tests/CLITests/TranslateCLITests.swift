@@ -142,6 +142,18 @@ extension CLITests {
             #expect(score < 0)
         }
 
+        @Test func tsvFieldsHoldNoTabsOrLineBreaks() throws {
+            // A carriage return or form feed inside a line is part of the source; in TSV it would end or break the
+            // record, so every such character becomes a space.
+            let result = try CLI.run(["--model", CLI.enDe, "--format", "tsv"], input: "The cat\tsleeps.\rGood\u{0C}night.\n")
+            #expect(result.status == 0, "stderr: \(result.stderr)")
+            let line = try #require(result.output.split(separator: "\n", omittingEmptySubsequences: false).first)
+            #expect(!line.contains("\r") && !line.contains("\u{0C}"), "line: \(line.debugDescription)")
+            let columns = line.split(separator: "\t", omittingEmptySubsequences: false)
+            #expect(columns.count == 2, "line: \(line.debugDescription)")
+            #expect(columns.first == "The cat sleeps. Good night.")
+        }
+
         @Test func jsonFormat() throws {
             let source = "The cat sleeps."
             let result = try CLI.run(["--model", CLI.enDe, "--format", "json"], input: source + "\n")
@@ -197,7 +209,8 @@ extension CLITests {
             let lines = result.lines
             try #require(lines.count == 3, "output: \(result.output)")
             #expect(!lines[1].isEmpty && lines[1] == lines[2])
-            let warnings = result.stderr.split(separator: "\n")
+            // (The 256-token sources also give translations that reach the 256-token limit: warned about separately.)
+            let warnings = result.stderr.split(separator: "\n").filter { $0.contains("is longer than") }
             #expect(warnings.count == 2, "stderr: \(result.stderr)")
             #expect(warnings.allSatisfy { $0.contains("warning") && $0.contains("256") }, "stderr: \(result.stderr)")
             #expect(warnings.first?.contains("line 2 ") == true, "stderr: \(result.stderr)")

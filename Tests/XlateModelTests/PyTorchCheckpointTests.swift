@@ -328,6 +328,7 @@ struct PyTorchCheckpointTests {
         ("view-past-storage", "tensor 'w' (shape [4], strides [1], offset 4) reaches past the end of its storage of 6 elements"),
         ("deflated", "entry 'archive/data/0' is compressed (zip method 8)"),
         ("nested-dict", "'model' is a dict, not a tensor"),
+        ("many-views", "from a file of 144304 bytes; xlate reads at most 67686080 (save the state dict with .contiguous() tensors)"),
     ])
     func reportsArchivesThatLie(file: String, fragment: String) {
         let path = pytorchFixtures.appendingPathComponent("corrupt/\(file).bin").path

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import Xlate
+@testable import Xlate
 
 @Suite("Translator facade")
 struct TranslatorTests {
@@ -22,6 +22,38 @@ struct TranslatorTests {
         #expect(result.sourceIds.count == translator.model.maxSourceLength)
         #expect(result.sourceIds.last == 0)
         #expect(!result.text.isEmpty)
+    }
+
+    @Test(arguments: [1, 4])
+    func aTranslationCutByTheLengthLimitIsReported(beams: Int) throws {
+        let translator = try Bundled.translator("en-de")
+        var options = translator.defaultOptions
+        options.decoding.numBeams = beams
+        let text = "The cat sat on the mat because it was tired."
+        let free = try translator.translate(text, options: options)
+        #expect(!free.reachedMaxLength)
+        #expect(free.hypotheses[0].ids.last == 0)
+        options.decoding.maxLength = 5
+        let cut = try translator.translate(text, options: options)
+        #expect(cut.reachedMaxLength)
+        #expect(cut.hypotheses[0].ids.count == 4, "ids \(cut.hypotheses[0].ids)")
+        // With sentence splitting, one cut sentence marks the whole text.
+        options.splitSentences = true
+        let split = try translator.translate("Yes. " + text, options: options)
+        #expect(split.reachedMaxLength)
+    }
+
+    @Test(arguments: [1, 2, 3], [1, 2, 5, 32, 100])
+    func batchesShareTheBatchSizeAmongThreadsAndOutputsDoNotDependOnThem(threads: Int, batchSize: Int) throws {
+        var options = TranslationOptions(batchSize: batchSize)
+        options.threads = threads
+        let items = Array(0..<70)
+        let batches = options.threadBatches(items)
+        #expect(batches.flatMap { $0 } == items)
+        let size = min((batchSize + threads - 1) / threads, (items.count + threads - 1) / threads)
+        #expect(batches.dropLast().allSatisfy { $0.count == size }, "sizes \(batches.map { $0.count })")
+        // Fewer texts than the batch: still one batch per thread.
+        #expect(options.threadBatches(Array(0..<threads)).count == threads)
     }
 
     @Test func nBestIsSortedAndHasScores() throws {

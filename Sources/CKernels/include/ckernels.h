@@ -76,6 +76,10 @@ int xk_int8_level(void);
 /// IEEE half → float for `count` values (the source need not be aligned).
 void xk_f16_to_f32(const uint16_t *source, float *destination, size_t count);
 
+/// float → IEEE half for `count` values; returns 1 when every value converted exactly (the floats came from
+/// halves), else 0 (the halves are then approximations).
+int xk_f32_to_f16_exact(const float *source, uint16_t *destination, size_t count);
+
 /// bfloat16 → float for `count` values.
 void xk_bf16_to_f32(const uint16_t *source, float *destination, size_t count);
 

@@ -1,0 +1,46 @@
+import CKernels
+
+/// A token embedding table `[rows, width]`, stored in half precision when every value is exactly a half (a float16
+/// checkpoint: half the memory of floats, identical values), else as floats. Rows are widened to floats on lookup.
+public final class EmbeddingTable: @unchecked Sendable {
+    public let rows: Int
+    public let width: Int
+    /// `[rows, width]` halves, or nil when the table holds floats.
+    private let halves: UnsafeMutablePointer<UInt16>?
+    private let floats: FloatBuffer?
+
+    /// The table of `values [rows, width]` (copied).
+    public init(_ values: UnsafePointer<Float>, rows: Int, width: Int) {
+        self.rows = rows
+        self.width = width
+        let count = rows * width
+        let halves = UnsafeMutablePointer<UInt16>.allocate(capacity: max(count, 1))
+        if xk_f32_to_f16_exact(values, halves, count) != 0 {
+            (self.halves, floats) = (halves, nil)
+        } else {
+            halves.deallocate()
+            let floats = FloatBuffer(uninitializedCount: count)
+            floats.pointer.update(from: values, count: count)
+            (self.halves, self.floats) = (nil, floats)
+        }
+    }
+
+    deinit { halves?.deallocate() }
+
+    /// True when the table is stored in half precision.
+    public var isHalf: Bool { halves != nil }
+
+    /// Bytes of storage.
+    public var byteCount: Int { rows * width * (isHalf ? 2 : 4) }
+
+    /// Writes row `row` (`width` floats) to `destination`.
+    @inline(__always)
+    public func copyRow(_ row: Int, to destination: UnsafeMutablePointer<Float>) {
+        precondition(row >= 0 && row < rows, "embedding row \(row) outside 0..<\(rows)")
+        if let halves {
+            xk_f16_to_f32(halves + row * width, destination, width)
+        } else {
+            destination.update(from: floats!.pointer + row * width, count: width)
+        }
+    }
+}
