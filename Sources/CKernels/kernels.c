@@ -247,6 +247,40 @@ XK_CLONES int xk_pack_weight_f16(const float *w, int n, int k, uint16_t *packed)
     return 1;
 }
 
+// The same layout from halves: rows are read contiguously, each panel's 32 columns scattered as in
+// xk_pack_weight_f16 (a half widened to float and narrowed again is the same half, so the panels are identical).
+XK_CLONES void xk_pack_halves(const void *w, int n, int k, uint16_t *packed) {
+    int panels = (n + NR - 1) / NR;
+    const char *bytes = (const char *)w;
+    for (int p = 0; p < panels; p++) {
+        uint16_t *panel = packed + (size_t)p * k * NR;
+        for (int j = 0; j < NR; j++) {
+            int col = p * NR + j;
+            if (col >= n) {
+                for (int kk = 0; kk < k; kk++) panel[kk * NR + j] = 0;
+                continue;
+            }
+            const char *row = bytes + (size_t)col * k * 2;
+            for (int kk = 0; kk < k; kk++) {
+                uint16_t half;
+                memcpy(&half, row + (size_t)kk * 2, 2);
+                panel[kk * NR + j] = half;
+            }
+        }
+    }
+}
+
+XK_CLONES int xk_halves_finite(const void *h, size_t count) {
+    const char *bytes = (const char *)h;
+    uint16_t bad = 0;
+    for (size_t i = 0; i < count; i++) {
+        uint16_t half;
+        memcpy(&half, bytes + i * 2, 2);
+        bad |= (uint16_t)((half & 0x7c00u) == 0x7c00u);  // exponent all ones: Inf or NaN
+    }
+    return bad == 0;
+}
+
 // MARK: Conversions for loading checkpoints
 
 XK_CLONES void xk_f16_to_f32(const uint16_t *source, float *destination, size_t count) {
@@ -294,11 +328,13 @@ size_t xk_packed_i8_columns(int n) { return (size_t)((n + NR - 1) / NR) * NR; }
 
 // Each row is quantised into a contiguous buffer (vectorised: |w| maximum on the bit patterns — finite weights
 // order like unsigned integers once the sign is cleared —, multiply, round to nearest even, clamp), then scattered
-// into its panel 4 bytes at a time.
-XK_CLONES void xk_pack_weight_i8(const float *w, int n, int k, int8_t *packed, float *scales, int32_t *compensation) {
+// into its panel 4 bytes at a time. `halves`: w holds IEEE halves (need not be aligned), widened row by row.
+static inline __attribute__((always_inline)) void pack_i8(const void *w, int halves, int n, int k, int8_t *packed,
+                                                          float *scales, int32_t *compensation) {
     int kp = I8_KPAD(k), panels = (n + NR - 1) / NR;
     int8_t *q = aligned_alloc(64, ((size_t)kp + 63) & ~(size_t)63);
-    if (!q) abort();
+    float *widened = halves ? aligned_alloc(64, ((size_t)k * 4 + 63) & ~(size_t)63) : 0;
+    if (!q || (halves && !widened)) abort();
     for (int col = 0; col < panels * NR; col++) {
         int p = col / NR, j = col % NR;
         int8_t *panel = packed + (size_t)p * NR * kp;
@@ -306,7 +342,18 @@ XK_CLONES void xk_pack_weight_i8(const float *w, int n, int k, int8_t *packed, f
         int32_t sum = 0;
         memset(q, 0, (size_t)kp);
         if (col < n) {
-            const float *row = w + (size_t)col * k;
+            const float *row;
+            if (halves) {
+                const char *source = (const char *)w + (size_t)col * k * 2;
+                for (int kk = 0; kk < k; kk++) {
+                    _Float16 half;
+                    memcpy(&half, source + (size_t)kk * 2, 2);
+                    widened[kk] = (float)half;
+                }
+                row = widened;
+            } else {
+                row = (const float *)w + (size_t)col * k;
+            }
             uint32_t bits_max = 0;
             for (int kk = 0; kk < k; kk++) {
                 uint32_t bits;
@@ -328,6 +375,15 @@ XK_CLONES void xk_pack_weight_i8(const float *w, int n, int k, int8_t *packed, f
         compensation[col] = 128 * sum;
     }
     free(q);
+    free(widened);
+}
+
+XK_CLONES void xk_pack_weight_i8(const float *w, int n, int k, int8_t *packed, float *scales, int32_t *compensation) {
+    pack_i8(w, 0, n, k, packed, scales, compensation);
+}
+
+XK_CLONES void xk_pack_halves_i8(const void *w, int n, int k, int8_t *packed, float *scales, int32_t *compensation) {
+    pack_i8(w, 1, n, k, packed, scales, compensation);
 }
 
 // Quantised activations of one call: per thread, grown as needed, freed when the thread exits.

@@ -25,7 +25,20 @@ public final class EmbeddingTable: @unchecked Sendable {
         }
     }
 
+    /// The table of the IEEE halves `source [rows, width]` (copied; need not be aligned), e.g. a float16 checkpoint's
+    /// tensor in place in the file.
+    public init(halves source: UnsafeRawPointer, rows: Int, width: Int) {
+        self.rows = rows
+        self.width = width
+        let halves = UnsafeMutablePointer<UInt16>.allocate(capacity: max(rows * width, 1))
+        UnsafeMutableRawPointer(halves).copyMemory(from: source, byteCount: rows * width * 2)
+        (self.halves, floats) = (halves, nil)
+    }
+
     deinit { halves?.deallocate() }
+
+    /// The stored halves `[rows, width]` when the table holds halves (for a projection tied to the embedding).
+    public var storedHalves: UnsafePointer<UInt16>? { halves.map { UnsafePointer($0) } }
 
     /// True when the table is stored in half precision.
     public var isHalf: Bool { halves != nil }

@@ -48,6 +48,9 @@ public struct WeightMatrix: Sendable {
     public let computeType: ComputeType
     /// True when the packed float panels hold halves.
     public let isHalf: Bool
+    /// Output columns per panel of the packed layouts: a matrix stacked from parts of a multiple of this many rows
+    /// can be packed part by part (`init(halves:rowsPerPart:inFeatures:)`).
+    public static let panelColumns = Int(XK_PANEL_COLUMNS)
     private let storage: AlignedBuffer
     /// int8 only: per output column `[dequantisation scale as Float bits, compensation]`, panel-padded.
     private let columnScales: AlignedBuffer?
@@ -93,6 +96,53 @@ public struct WeightMatrix: Sendable {
             xk_pack_weight(weight, n, k, storage.floats)
             isHalf = false
         }
+    }
+
+    /// The matrix stacking `parts`, each IEEE halves `[rowsPerPart, inFeatures]` row-major (float16 tensors in place
+    /// in the file; need not be aligned): `outFeatures = parts.count × rowsPerPart`. Packed straight from the halves
+    /// — the same panels, scales and results as through floats, without a float copy of the matrix. Several parts
+    /// need a multiple of `panelColumns` rows each (each part fills whole panels).
+    public init(
+        halves parts: [UnsafeRawPointer], rowsPerPart: Int, inFeatures: Int, path: GEMMPath = .current,
+        computeType: ComputeType = .float32, int8Level: Int32 = xk_int8_level()
+    ) throws(XlateCoreError) {
+        precondition(parts.count == 1 || rowsPerPart % Self.panelColumns == 0, "parts of \(rowsPerPart) rows do not fill whole panels")
+        outFeatures = parts.count * rowsPerPart
+        self.inFeatures = inFeatures
+        self.path = path
+        self.computeType = computeType
+        self.int8Level = int8Level
+        let (n, k, total) = (Int32(rowsPerPart), Int32(inFeatures), Int32(parts.count * rowsPerPart))
+        if computeType == .int8 {
+            let columns = xk_packed_i8_columns(total)
+            storage = AlignedBuffer(byteCount: xk_packed_i8_size(total, k))
+            let scales = AlignedBuffer(byteCount: columns * 4)
+            let sums = AlignedBuffer(byteCount: columns * 4)
+            let partBytes = xk_packed_i8_size(n, k)  // whole panels: part i starts at panel i · rowsPerPart / 32
+            for (i, part) in parts.enumerated() {
+                xk_pack_halves_i8(
+                    part, n, k, storage.raw.assumingMemoryBound(to: Int8.self) + i * partBytes,
+                    scales.floats + i * rowsPerPart, sums.int32s + i * rowsPerPart)
+            }
+            (columnScales, compensation, isHalf) = (scales, sums, false)
+            return
+        }
+        (columnScales, compensation) = (nil, nil)
+        if path == .openBLAS {
+            _ = try BLAS.info()
+            storage = AlignedBuffer(byteCount: outFeatures * inFeatures * 4)
+            for (i, part) in parts.enumerated() {
+                HalfPrecision.convert(
+                    float16: part.assumingMemoryBound(to: UInt16.self), to: storage.floats + i * rowsPerPart * inFeatures,
+                    count: rowsPerPart * inFeatures)
+            }
+            isHalf = false
+            return
+        }
+        storage = AlignedBuffer(byteCount: xk_packed_size(total, k) * 2)
+        let partElements = xk_packed_size(n, k)
+        for (i, part) in parts.enumerated() { xk_pack_halves(part, n, k, storage.halves + i * partElements) }
+        isHalf = true
     }
 
     public init(

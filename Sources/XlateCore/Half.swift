@@ -16,4 +16,9 @@ public enum HalfPrecision {
     public static func allFinite(_ values: UnsafePointer<Float>, count: Int) -> Bool {
         xk_all_finite(values, count) != 0
     }
+
+    /// True when none of `count` IEEE halves at `halves` (need not be aligned) is NaN or infinite.
+    public static func allFinite(halves: UnsafeRawPointer, count: Int) -> Bool {
+        xk_halves_finite(halves, count) != 0
+    }
 }

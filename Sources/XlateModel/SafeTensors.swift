@@ -173,6 +173,27 @@ final class SafeTensorsFile: @unchecked Sendable {
         guard HalfPrecision.allFinite(destination, count: count) else { throw .nonFiniteWeights(tensor: name, path: path) }
     }
 
+    /// Where tensor `name`'s IEEE halves start in the file (not necessarily aligned), after checking its shape and
+    /// that every value is finite; nil when the tensor is stored in another type.
+    func halves(_ name: String, expectedShape: [Int]) throws(ModelError) -> UnsafeRawPointer? {
+        guard let entry = entries[name] else { throw .missingTensor(name: name, path: path) }
+        guard entry.dtype == StorageType.f16.rawValue else { return nil }
+        guard entry.shape == expectedShape else {
+            throw .wrongShape(tensor: name, got: entry.shape, expected: expectedShape, path: path)
+        }
+        let bytes = UnsafeRawPointer(file.bytes.baseAddress! + dataStart + entry.range.lowerBound)
+        guard HalfPrecision.allFinite(halves: bytes, count: entry.range.count / 2) else {
+            throw .nonFiniteWeights(tensor: name, path: path)
+        }
+        return bytes
+    }
+
+    /// Gives back the mapped pages of tensor `name` (see `MappedFile.evict`).
+    func evict(_ name: String) {
+        guard let entry = entries[name] else { return }
+        file.evict((dataStart + entry.range.lowerBound)..<(dataStart + entry.range.upperBound))
+    }
+
     /// Reads tensor `name` as float32 after checking its shape.
     func read(_ name: String, expectedShape: [Int]) throws(ModelError) -> Tensor {
         let count = expectedShape.reduce(1, *)
@@ -274,6 +295,26 @@ public final class Checkpoint: @unchecked Sendable {
         guard let file = location[name] else { throw .missingTensor(name: name, path: path) }
         used.insert(name)
         try file.read(name, expectedShape: shape, into: destination)
+    }
+
+    /// Runs `body` over the float16 values of tensors `names` in place in the file (each checked: shape, finite) when
+    /// every one is stored as float16, and returns true; returns false without running `body` when any is stored in
+    /// another type (the float32 readers then convert them). Their pages are given back afterwards.
+    public func withHalves(
+        _ names: [String], shape: [Int], _ body: ([UnsafeRawPointer]) throws(ModelError) -> Void
+    ) throws(ModelError) -> Bool {
+        var parts: [UnsafeRawPointer] = []
+        for name in names {
+            guard let file = location[name] else { throw .missingTensor(name: name, path: path) }
+            guard let part = try file.halves(name, expectedShape: shape) else { return false }
+            parts.append(part)
+        }
+        try body(parts)
+        for name in names {
+            used.insert(name)
+            location[name]?.evict(name)
+        }
+        return true
     }
 
     /// Accounts for a tensor that is not needed (a stored copy of a tied weight) after checking its dtype and shape.

@@ -199,7 +199,7 @@ struct Translate: ParsableCommand {
                         cutLines += 1
                         if cutLines <= namedCutLines, !quiet {
                             progress?.clear()
-                            printError(maxLengthWarning(line, options: options, model: translator.model))
+                            printError(maxLengthWarning(line, options: options, model: translator.model, splitting: split != .none))
                         }
                     }
                     sink.write(try render(translation))
@@ -266,11 +266,11 @@ struct Translate: ParsableCommand {
 }
 
 /// The warning for a translation that used every position the length limit allows: `what` names the input
-/// ("line 3").
-func maxLengthWarning(_ what: String, options: TranslationOptions, model: any Seq2SeqModel) -> String {
+/// ("line 3"); `splitting`: sentences are already translated one by one.
+func maxLengthWarning(_ what: String, options: TranslationOptions, model: any Seq2SeqModel, splitting: Bool = true) -> String {
     let limit = options.decoding.effectiveMaxLength
     let advice = limit < model.maxTargetLength
         ? "raise --max-length (the model allows up to \(model.maxTargetLength))"
-        : "that is the model's limit: translate shorter pieces"
+        : "that is the model's limit: translate shorter pieces" + (splitting ? "" : " (--split sentence)")
     return "warning: \(what): the translation reached the length limit of \(limit) tokens and may be cut; \(advice)"
 }

@@ -66,6 +66,33 @@ struct GEMMTests {
         #expect(zip(fromHalves, fromFloats).allSatisfy { abs($0 - $1) < 1e-5 })
     }
 
+    /// Matrices packed straight from halves — one part, or parts of whole panels stacked like q, k and v — are the
+    /// matrices packed from the same values as floats: identical products on every path and compute type.
+    @Test(arguments: [(1, 70), (3, 64)])
+    func halvesPackLikeTheirFloats(parts: Int, rowsPerPart: Int) throws {
+        var seed: UInt64 = 11
+        let (rows, k) = (13, 48)
+        let out = parts * rowsPerPart
+        let x = random(rows * k, seed: &seed)
+        let values = random(out * k, seed: &seed).map { Float16($0) }
+        let floats = values.map(Float.init)
+        let unaligned = UnsafeMutableRawPointer.allocate(byteCount: out * k * 2 + 1, alignment: 16)
+        defer { unaligned.deallocate() }
+        values.withUnsafeBytes { (unaligned + 1).copyMemory(from: $0.baseAddress!, byteCount: out * k * 2) }
+        let pointers = (0..<parts).map { UnsafeRawPointer(unaligned + 1 + $0 * rowsPerPart * k * 2) }
+        let paths: [GEMMPath] = GEMMPath.current == .openBLAS ? [.openBLAS] : [.current, .openBLAS]
+        for (path, type) in paths.flatMap({ path in ComputeType.allCases.map { (path, $0) } }) {
+            let fromHalves = try WeightMatrix(halves: pointers, rowsPerPart: rowsPerPart, inFeatures: k, path: path, computeType: type)
+            let fromFloats = try WeightMatrix(floats, outFeatures: out, inFeatures: k, path: path, computeType: type)
+            #expect(fromHalves.outFeatures == out && fromHalves.isHalf == fromFloats.isHalf)
+            var a = [Float](repeating: .nan, count: rows * out)
+            var b = [Float](repeating: .nan, count: rows * out)
+            fromHalves.multiply(x, rows: rows, bias: nil, into: &a)
+            fromFloats.multiply(x, rows: rows, bias: nil, into: &b)
+            #expect(a == b, "\(path) \(type)")
+        }
+    }
+
     @Test func pathReflectsTheCPU() {
         if CPUFeatures.current.hasAVX512, ProcessInfo.processInfo.environment["XLATE_GEMM"] == nil {
             #expect(GEMMPath.current == .packedAVX512)

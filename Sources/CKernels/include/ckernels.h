@@ -43,6 +43,13 @@ void xk_gemm_packed(const float *x, int m, int k, const float *packed, const flo
 /// from a float16 checkpoint); returns 0, leaving `packed` unspecified, when one is not.
 int xk_pack_weight_f16(const float *w, int n, int k, uint16_t *packed);
 
+/// Packs the IEEE halves `w` (row-major `[n, k]`, as a float16 checkpoint stores them; need not be aligned) into
+/// the panels of `xk_pack_weight_f16`: the same bits that packing their float values would store.
+void xk_pack_halves(const void *w, int n, int k, uint16_t *packed);
+
+/// 1 when none of `count` IEEE halves (need not be aligned) is NaN or infinite.
+int xk_halves_finite(const void *h, size_t count);
+
 /// `xk_gemm_packed` over half-precision panels (widened to float in registers: exact, so results are identical).
 void xk_gemm_packed_f16(const float *x, int m, int k, const uint16_t *packed, const float *bias, int n, float *y);
 
@@ -59,6 +66,14 @@ size_t xk_packed_i8_columns(int n);
 /// panels of 32 columns × groups of 4 k (`vpdpbusd`'s layout), with each column's dequantisation scale
 /// (`max|row| / 127`) and compensation (`128 · Σ q`, for the unsigned shift of the activations).
 void xk_pack_weight_i8(const float *w, int n, int k, int8_t *packed, float *scales, int32_t *compensation);
+
+/// `xk_pack_weight_i8` of IEEE halves `w` (row-major `[n, k]`; need not be aligned), widened row by row: the same
+/// panels, scales and compensation as packing their float values.
+void xk_pack_halves_i8(const void *w, int n, int k, int8_t *packed, float *scales, int32_t *compensation);
+
+/// Output columns per panel of the packed layouts (float, half and int8): stacked matrices whose parts have a
+/// multiple of this many rows can be packed part by part.
+#define XK_PANEL_COLUMNS 32
 
 /// Rows of `x` (`[m, k]`) quantised the same way per row, stored as `q + 128` with row stride `k` rounded up to 4;
 /// `scales[i] = max|row i| / 127`.
