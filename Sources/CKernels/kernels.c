@@ -223,7 +223,9 @@ XK_CLONES void xk_gemm_packed_f16(const float *x, int m, int k, const uint16_t *
 }
 
 // Row by row (contiguous reads); a panel (32 × k halves) stays in cache while its columns are scattered into it.
-XK_CLONES int xk_pack_weight_f16(const float *w, int n, int k, uint16_t *packed) {
+// `halves`: w holds IEEE halves (need not be aligned), copied as they are; else floats, narrowed, and the packing
+// stops (returns 0) at the first float that is not exactly a half.
+static inline __attribute__((always_inline)) int pack_f16(const void *w, int halves, int n, int k, uint16_t *packed) {
     int panels = (n + NR - 1) / NR;
     _Float16 *out = (_Float16 *)packed;
     for (int p = 0; p < panels; p++) {
@@ -234,7 +236,12 @@ XK_CLONES int xk_pack_weight_f16(const float *w, int n, int k, uint16_t *packed)
                 for (int kk = 0; kk < k; kk++) panel[kk * NR + j] = 0;
                 continue;
             }
-            const float *row = w + (size_t)col * k;
+            if (halves) {
+                const char *row = (const char *)w + (size_t)col * k * 2;
+                for (int kk = 0; kk < k; kk++) memcpy(&panel[kk * NR + j], row + (size_t)kk * 2, 2);
+                continue;
+            }
+            const float *row = (const float *)w + (size_t)col * k;
             int exact = 1;
             for (int kk = 0; kk < k; kk++) {
                 _Float16 half = (_Float16)row[kk];
@@ -247,28 +254,10 @@ XK_CLONES int xk_pack_weight_f16(const float *w, int n, int k, uint16_t *packed)
     return 1;
 }
 
-// The same layout from halves: rows are read contiguously, each panel's 32 columns scattered as in
-// xk_pack_weight_f16 (a half widened to float and narrowed again is the same half, so the panels are identical).
-XK_CLONES void xk_pack_halves(const void *w, int n, int k, uint16_t *packed) {
-    int panels = (n + NR - 1) / NR;
-    const char *bytes = (const char *)w;
-    for (int p = 0; p < panels; p++) {
-        uint16_t *panel = packed + (size_t)p * k * NR;
-        for (int j = 0; j < NR; j++) {
-            int col = p * NR + j;
-            if (col >= n) {
-                for (int kk = 0; kk < k; kk++) panel[kk * NR + j] = 0;
-                continue;
-            }
-            const char *row = bytes + (size_t)col * k * 2;
-            for (int kk = 0; kk < k; kk++) {
-                uint16_t half;
-                memcpy(&half, row + (size_t)kk * 2, 2);
-                panel[kk * NR + j] = half;
-            }
-        }
-    }
-}
+XK_CLONES int xk_pack_weight_f16(const float *w, int n, int k, uint16_t *packed) { return pack_f16(w, 0, n, k, packed); }
+
+// A half copied as it is equals a half widened to float and narrowed again: the panels of xk_pack_weight_f16.
+XK_CLONES void xk_pack_halves(const void *w, int n, int k, uint16_t *packed) { pack_f16(w, 1, n, k, packed); }
 
 XK_CLONES int xk_halves_finite(const void *h, size_t count) {
     const char *bytes = (const char *)h;

@@ -70,12 +70,10 @@ public struct WeightMatrix: Sendable {
         self.int8Level = int8Level
         let (n, k) = (Int32(outFeatures), Int32(inFeatures))
         if computeType == .int8 {
-            let columns = xk_packed_i8_columns(n)
-            storage = AlignedBuffer(byteCount: xk_packed_i8_size(n, k))
-            let scales = AlignedBuffer(byteCount: columns * 4)
-            let sums = AlignedBuffer(byteCount: columns * 4)
-            xk_pack_weight_i8(weight, n, k, storage.raw.assumingMemoryBound(to: Int8.self), scales.floats, sums.int32s)
-            (columnScales, compensation, isHalf) = (scales, sums, false)
+            (storage, columnScales, compensation) = Self.int8Panels(outFeatures: n, inFeatures: k) { panels, scales, sums in
+                xk_pack_weight_i8(weight, n, k, panels, scales, sums)
+            }
+            isHalf = false
             return
         }
         (columnScales, compensation) = (nil, nil)
@@ -114,17 +112,13 @@ public struct WeightMatrix: Sendable {
         self.int8Level = int8Level
         let (n, k, total) = (Int32(rowsPerPart), Int32(inFeatures), Int32(parts.count * rowsPerPart))
         if computeType == .int8 {
-            let columns = xk_packed_i8_columns(total)
-            storage = AlignedBuffer(byteCount: xk_packed_i8_size(total, k))
-            let scales = AlignedBuffer(byteCount: columns * 4)
-            let sums = AlignedBuffer(byteCount: columns * 4)
             let partBytes = xk_packed_i8_size(n, k)  // whole panels: part i starts at panel i · rowsPerPart / 32
-            for (i, part) in parts.enumerated() {
-                xk_pack_halves_i8(
-                    part, n, k, storage.raw.assumingMemoryBound(to: Int8.self) + i * partBytes,
-                    scales.floats + i * rowsPerPart, sums.int32s + i * rowsPerPart)
+            (storage, columnScales, compensation) = Self.int8Panels(outFeatures: total, inFeatures: k) { panels, scales, sums in
+                for (i, part) in parts.enumerated() {
+                    xk_pack_halves_i8(part, n, k, panels + i * partBytes, scales + i * rowsPerPart, sums + i * rowsPerPart)
+                }
             }
-            (columnScales, compensation, isHalf) = (scales, sums, false)
+            isHalf = false
             return
         }
         (columnScales, compensation) = (nil, nil)
@@ -143,6 +137,20 @@ public struct WeightMatrix: Sendable {
         let partElements = xk_packed_size(n, k)
         for (i, part) in parts.enumerated() { xk_pack_halves(part, n, k, storage.halves + i * partElements) }
         isHalf = true
+    }
+
+    /// Storage for int8 panels of an `[outFeatures, inFeatures]` matrix with its per-column scales and compensation,
+    /// filled by `pack(panels, scales, compensation)`.
+    private static func int8Panels(
+        outFeatures n: Int32, inFeatures k: Int32,
+        _ pack: (UnsafeMutablePointer<Int8>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Int32>) -> Void
+    ) -> (panels: AlignedBuffer, scales: AlignedBuffer, compensation: AlignedBuffer) {
+        let columns = xk_packed_i8_columns(n)
+        let panels = AlignedBuffer(byteCount: xk_packed_i8_size(n, k))
+        let scales = AlignedBuffer(byteCount: columns * 4)
+        let sums = AlignedBuffer(byteCount: columns * 4)
+        pack(panels.raw.assumingMemoryBound(to: Int8.self), scales.floats, sums.int32s)
+        return (panels, scales, sums)
     }
 
     public init(

@@ -169,7 +169,7 @@ final class SafeTensorsFile: @unchecked Sendable {
         case .f16: HalfPrecision.convert(float16: bytes.assumingMemoryBound(to: UInt16.self), to: destination, count: count)
         case .bf16: HalfPrecision.convert(bfloat16: bytes.assumingMemoryBound(to: UInt16.self), to: destination, count: count)
         }
-        file.evict((dataStart + entry.range.lowerBound)..<(dataStart + entry.range.upperBound))
+        evict(name)
         guard HalfPrecision.allFinite(destination, count: count) else { throw .nonFiniteWeights(tensor: name, path: path) }
     }
 
