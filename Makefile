@@ -9,7 +9,7 @@ BIN = .build/$(CONFIG)/xlate
 BENCH_ARGS ?=
 QUALITY_ARGS ?=
 
-.PHONY: help setup build run test test-asan fuzz fixtures bench bench-million quality install clean example
+.PHONY: help setup build run test test-asan fuzz fixtures bench bench-million quality install man clean example
 
 help:
 	@echo "make setup     install system packages (libopenblas-dev, libsentencepiece-dev)"
@@ -25,7 +25,8 @@ help:
 	@echo "make quality   BLEU/chrF of xlate and CTranslate2, float32 and int8, on tatoeba-test + newstest2014"
 	@echo "               (QUALITY_ARGS=\"--lines 30\" for a quick run)"
 	@echo "make example   build Examples/SubtitleTranslator (depends on xlate by path) and translate its sample.srt"
-	@echo "make install   install xlate and the bundled models under PREFIX ($(PREFIX))"
+	@echo "make man       the manual page, from the command's own help, in .build/man/xlate.1 (man -l .build/man/xlate.1)"
+	@echo "make install   install xlate, its manual page and the bundled models under PREFIX ($(PREFIX))"
 
 # The system libraries the build links against; installed only when missing.
 setup:
@@ -77,9 +78,15 @@ example: setup
 	cd Examples/SubtitleTranslator && $(SWIFT) build -c $(CONFIG)
 	Examples/SubtitleTranslator/.build/$(CONFIG)/subtitle-translator --model Models/xlate-en-de Examples/SubtitleTranslator/sample.srt
 
-install: build
-	install -d $(PREFIX)/bin $(PREFIX)/share/xlate/models
+# swift-argument-parser's generate-manual plugin writes the page from the commands' help texts.
+man: build
+	$(SWIFT) package generate-manual
+	install -D -m 644 .build/plugins/GenerateManual/outputs/xlate/xlate.1 .build/man/xlate.1
+
+install: build man
+	install -d $(PREFIX)/bin $(PREFIX)/share/xlate/models $(PREFIX)/share/man/man1
 	install -m 755 $(BIN) $(PREFIX)/bin/xlate
+	install -m 644 .build/man/xlate.1 $(PREFIX)/share/man/man1/xlate.1
 	cp -R Models/. $(PREFIX)/share/xlate/models/
 
 clean:

@@ -10,7 +10,7 @@ extension Translator {
     func translateSplitting(
         _ texts: [String], options: TranslationOptions, progress: (@Sendable (Int, Int) -> Void)?
     ) throws -> [Translation] {
-        let splitter = SentenceSplitter(language: sourceLanguage)
+        let splitter = SentenceSplitter(language: options.sourceLanguage ?? sourceLanguage)
         let segmented = texts.map { segment($0, splitter: splitter) }
         let translations = try translateSegments(segmented.flatMap(\.pieces), options: options, progress: progress)
         var results: [Translation] = []

@@ -186,6 +186,10 @@ public struct TranslationOptions: Sendable, Equatable {
     /// out of `Translation.sourceTokens`, `sourceIds` and the cross-attention, so that alignments index the
     /// segment's own words.
     public var prefix: String?
+    /// The language of the texts (ISO 639-1, e.g. "en"): chooses the sentence splitter's rules with
+    /// `splitSentences`. Nil: the model's source language, from its folder name (`opus-mt-en-de`), else every
+    /// language's rules.
+    public var sourceLanguage: String?
 
     /// Options with `decoding` (transformers' defaults unless given; ``Translator/defaultOptions`` holds the
     /// model's own) and `batchSize` sentences per batch.

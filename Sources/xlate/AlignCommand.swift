@@ -224,18 +224,24 @@ func alignmentRequest(_ translator: Translator) throws -> CrossAttentionRequest 
 }
 
 /// `--align hard|soft|P`: which alignment to print with each translation.
-enum AlignmentOutput: ExpressibleByArgument {
+enum AlignmentOutput {
     case hard, soft
     /// Every link with word-level weight >= the value.
     case threshold(Double)
 
-    init?(argument: String) {
+    /// `--align`'s value; a usage error that gives the valid values otherwise.
+    static func parse(_ argument: String) throws -> AlignmentOutput {
         switch argument {
-        case "hard": self = .hard
-        case "soft": self = .soft
+        case "hard": return .hard
+        case "soft": return .soft
         default:
-            guard let value = Double(argument), value > 0, value <= 1 else { return nil }
-            self = .threshold(value)
+            guard let value = Double(argument) else {
+                throw ValidationError("--align takes hard, soft or a weight P with 0 < P <= 1; got '\(argument)'")
+            }
+            guard value > 0, value <= 1 else {
+                throw ValidationError("--align P keeps links with weight >= P, so P must be in (0, 1]; got \(argument)")
+            }
+            return .threshold(value)
         }
     }
 

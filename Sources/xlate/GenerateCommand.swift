@@ -18,9 +18,11 @@ struct GenerateCommand: ParsableCommand {
             'generate'.
 
             EXAMPLES
-              echo "studies have shown that owning a dog is good for you" | xlate generate --model ~/models/t5-small --prefix "summarize: "
-              xlate generate --model ~/models/flan-t5-base -i questions.txt --beam 4 --max-length 64
-              printf 'Answer the question: what is the capital of France?\\n' | xlate generate --model ~/models/flan-t5-base --format json
+              echo "studies have shown that owning a dog is good for you" |
+                xlate generate --model ~/models/t5-small --prefix "summarize: "
+              xlate generate --model ~/models/flan-t5-base -i questions.txt --beam 4
+              echo "Answer the question: what is the capital of France?" |
+                xlate generate --model ~/models/flan-t5-base --format json
             """)
 
     /// The model, files and decoding options are the root command's, parsed wherever they appear.

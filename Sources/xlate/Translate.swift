@@ -25,17 +25,25 @@ struct Translate: ParsableCommand {
             EXAMPLES
               echo "The cat sat on the mat." | xlate --src en --tgt de
               xlate --src de --tgt en -i news.de -o news.en --beam 4
-              xlate --model ~/models/opus-mt-en-fr --format json --scores < input.txt
-              xlate models                 # the models xlate can find, and where it looks
-              xlate -s en -t de --align hard < input.txt    # translation ||| 0-0 1-1 2-3 ... (source-target words)
-              xlate align -s en -t de "The cat sat on the mat."   # see 'xlate align --help'
-              xlate --model ~/models/t5-small -s en -t de < input.txt   # T5: adds "translate English to German: "
-              xlate generate --model ~/models/flan-t5-base --prefix "summarize: " < articles.txt
-              xlate download Helsinki-NLP/opus-mt-fr-en   # from the Hugging Face Hub
-              xlate -s fr -t en --download < news.fr      # downloads it first if missing
+              xlate --model ~/models/opus-mt-en-fr --format json --scores < in.txt
+              # the models xlate can find, and where it looks
+              xlate models
+              # translation ||| 0-0 1-1 2-3 ... (source-target word links)
+              xlate -s en -t de --align hard < input.txt
+              # a heatmap of the alignment: see 'xlate align --help'
+              xlate align -s en -t de "The cat sat on the mat."
+              # T5: adds "translate English to German: " before each sentence
+              xlate --model ~/models/t5-small -s en -t de < input.txt
+              xlate generate --model ~/models/t5-small --prefix "summarize: " < in.txt
+              # from the Hugging Face Hub; --download fetches it first if missing
+              xlate download Helsinki-NLP/opus-mt-fr-en
+              xlate -s fr -t en --download < news.fr
+              # shell completion (bash; also zsh, fish) and a man page (make man)
+              xlate --generate-completion-script bash > /etc/bash_completion.d/xlate
 
             EXIT STATUS
-              0 success · 2 model not found · 3 bad model · 4 bad input · 5 download failed · 64 usage error
+              0 success · 1 cannot write the output · 2 model not found · 3 bad model
+              4 bad input · 5 download failed · 64 usage error · 130/143 interrupted
             """,
         version: versionText(),
         subcommands: [ListModels.self, AlignCommand.self, GenerateCommand.self, DownloadCommand.self, ConvertCommand.self])
@@ -43,7 +51,7 @@ struct Translate: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("Model folder (Hugging Face layout).", valueName: "dir"))
     var model: String?
 
-    @Option(name: [.customShort("s"), .customLong("src")], help: "Source language code, e.g. en.")
+    @Option(name: [.customShort("s"), .customLong("src")], help: "Source language code, e.g. en: with --tgt, chooses the model; with --model DIR, names the input's language (sentence splitting rules; a T5 translation prefix).")
     var source: String?
 
     @Option(name: [.customShort("t"), .customLong("tgt")], help: "Target language code, e.g. de.")
@@ -64,13 +72,14 @@ struct Translate: ParsableCommand {
     @Option(help: "Longest output in tokens, counting the start token. Default: the model's.")
     var maxLength: Int?
 
-    @Option(help: "Exponent of the length normalisation of beam scores. Default: the model's (usually 1).")
+    // `.unconditional`: the value may start with "-" (`--length-penalty -0.5`), which would otherwise read as an option.
+    @Option(parsing: .unconditional, help: "Exponent of the length normalisation of beam scores; negative values favour shorter translations. Default: the model's (usually 1).")
     var lengthPenalty: Double?
 
     @Option(help: "Ban repeating any n-gram of this size.")
     var noRepeatNgram: Int?
 
-    @Option(help: "Penalise tokens already generated (> 1 discourages repetition).")
+    @Option(parsing: .unconditional, help: "Penalise tokens already generated (> 1 discourages repetition).")
     var repetitionPenalty: Double?
 
     @Option(help: "Sentences translated at once, shared among the threads (each decodes batch-size / threads together). Larger batches are faster per sentence and use more memory.")
@@ -85,9 +94,11 @@ struct Translate: ParsableCommand {
     @Option(help: "sentence: translate each sentence of a line and rejoin them (over-long sentences are cut at safe boundaries); none: each line is one segment, truncated if longer than the model reads.")
     var split: SplitMode = .sentence
 
-    @Option(help: ArgumentHelp(
-        "Add word alignments: hard (for each target word, the source word it attended to most), soft (the attention matrix, one group of weights per target word), or a number P (every link with weight >= P). Text: 'translation ||| 0-0 1-2 ...' (source-target word indices from 0); json: an \"alignment\" object; tsv: one more column.",
-        valueName: "hard|soft|P"))
+    @Option(
+        help: ArgumentHelp(
+            "Add word alignments: hard (for each target word, the source word it attended to most), soft (the attention matrix, one group of weights per target word), or a number P with 0 < P <= 1 (every link with weight >= P). Text: 'translation ||| 0-0 1-2 ...' (source-target word indices from 0); json: an \"alignment\" object; tsv: one more column.",
+            valueName: "hard|soft|P"),
+        transform: AlignmentOutput.parse)
     var align: AlignmentOutput?
 
     @Option(help: ArgumentHelp(
@@ -106,14 +117,14 @@ struct Translate: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Print nothing on stderr but errors.")
     var quiet = false
 
+    @Flag(name: .customShort("V"), help: "Show the version (as --version).")
+    var showVersion = false
+
     @Flag(help: "When no local model serves --src/--tgt, download Helsinki-NLP/opus-mt-SRC-TGT from the Hugging Face Hub first (see 'xlate download --help').")
     var download = false
 
     func validate() throws {
         if download, model != nil { throw ValidationError("--download fetches the model for --src/--tgt; it does not go with --model") }
-        if let model, source != nil || target != nil, !isTextToTextModel(model) {
-            throw ValidationError("give either --model or --src/--tgt, not both (with a T5 model, --src/--tgt choose the translation prefix)")
-        }
         if model != nil, (source == nil) != (target == nil) { throw ValidationError("--src and --tgt go together") }
         if let beam, beam < 1 { throw ValidationError("--beam must be >= 1, got \(beam)") }
         if nbest < 1 { throw ValidationError("--nbest must be >= 1, got \(nbest)") }
@@ -122,9 +133,14 @@ struct Translate: ParsableCommand {
     }
 
     func run() throws {
+        if showVersion {
+            print(versionText())
+            return
+        }
         let downloaded = download ? try downloadedModelForPair(source: source, target: target, quiet: quiet) : nil
         let interrupt = Interrupt.install()
         let translator = try loadTranslator(model: model ?? downloaded, source: source, target: target, computeType: computeType)
+        try checkLanguages(translator, source: source, target: target)
         var options = translator.defaultOptions
         options.batchSize = batchSize
         if let threads { options.threads = threads }
@@ -137,6 +153,7 @@ struct Translate: ParsableCommand {
         if let repetitionPenalty { options.decoding.repetitionPenalty = repetitionPenalty }
         options.decoding.returnTokenScores = scores || format == .json
         options.splitSentences = split == .sentence
+        options.sourceLanguage = source
         options.prefix = try inputPrefix(for: translator, prefix: prefix, source: source, target: target)
         if align != nil { options.decoding.crossAttention = try alignmentRequest(translator) }
         do {
@@ -220,16 +237,13 @@ struct Translate: ParsableCommand {
         func score(_ h: TranslatedHypothesis) -> String { h.score.map { String(format: "%.6f", $0) } ?? "" }
         switch format {
         case .text:
-            if let align {
-                return hypotheses.prefix(nbest).indices.map { n in
-                    "\(hypotheses[n].text)" + (scores || nbest > 1 ? " ||| \(score(hypotheses[n]))" : "")
-                        + " ||| \(align.text(translation.alignment(ofHypothesis: n)))\n"
-                }.joined()
-            }
-            if nbest > 1 {
-                return hypotheses.map { "\($0.text) ||| \(score($0))\n" }.joined()
-            }
-            return scores ? "\(hypotheses[0].text) ||| \(score(hypotheses[0]))\n" : "\(hypotheses[0].text)\n"
+            // `translation[ ||| score][ ||| links]`, one line per hypothesis; a blank input gives empty lines (no
+            // translation, so nothing to score or align).
+            if translation.hypotheses.isEmpty { return String(repeating: "\n", count: nbest) }
+            return hypotheses.prefix(nbest).indices.map { n in
+                hypotheses[n].text + (scores ? " ||| \(score(hypotheses[n]))" : "")
+                    + (align.map { " ||| " + $0.text(translation.alignment(ofHypothesis: n)) } ?? "") + "\n"
+            }.joined()
         case .tsv:
             // One record per line, fields split by tabs: tabs and line breaks inside a field become spaces.
             func clean(_ s: String) -> String {

@@ -47,6 +47,22 @@ func loadTranslator(
     }
 }
 
+/// With `--model DIR`, `--src/--tgt` name the languages of the input (the sentence splitter's rules; a T5 model's
+/// translation prefix). Where the folder's name says which languages its model translates (`opus-mt-en-de`), they
+/// must agree: a usage error otherwise. Codes that are not plain language codes (`opus-mt-en-ROMANCE`) are not checked.
+func checkLanguages(_ translator: Translator, source: String?, target: String?) throws {
+    guard translator.architecture != .t5,
+        let pair = ModelResolver.languagePair(folderName: translator.directory.standardizedFileURL.lastPathComponent)
+    else { return }
+    func isLanguageCode(_ code: String) -> Bool { (2...3).contains(code.count) && code.allSatisfy { $0.isLowercase && $0.isASCII } }
+    for (option, given, modelCode) in [("--src", source, pair.source), ("--tgt", target, pair.target)] {
+        if let given, isLanguageCode(modelCode), given.lowercased() != modelCode {
+            throw ValidationError(
+                "\(option) \(given) does not match the model at \(translator.directory.path), which translates \(pair.source) → \(pair.target) (from its folder name)")
+        }
+    }
+}
+
 extension ComputeType: ExpressibleByArgument {}
 
 /// Writes a message to standard error.

@@ -53,10 +53,10 @@ enum CLI {
 
     /// Runs `xlate arguments` in the repository root (or `directory`), feeding `stdin` through a pipe (no stdin:
     /// /dev/null). `executable` replaces the built binary; `stderr` (e.g. a terminal) replaces the captured stderr.
-    /// Kills the child and fails after `timeout` seconds.
+    /// `environment` is added to the child's. Kills the child and fails after `timeout` seconds.
     static func run(
         _ arguments: [String], stdin: Data? = nil, timeout: TimeInterval = 120, executable: URL? = nil, directory: URL? = nil,
-        stderr: FileHandle? = nil
+        stderr: FileHandle? = nil, environment extra: [String: String] = [:]
     ) throws -> CLIResult {
         guard let binary = executable ?? binary else {
             throw CLIError(description: "xlate executable not found near \(CommandLine.arguments[0]) nor in .build/release; "
@@ -72,6 +72,7 @@ enum CLI {
         // Hermetic model search: only the repository's Models/ folder (found from the binary's path).
         environment["XLATE_MODELS"] = nil
         environment["HOME"] = "/nonexistent-xlate-test-home"
+        environment.merge(extra) { $1 }
         process.environment = environment
 
         // Files, not pipes, for the output: a child writing more than a pipe holds cannot block.

@@ -158,7 +158,7 @@ extension CLITests {
             Case(arguments: [], expectedInMessage: "--model"),
             Case(arguments: ["--src", "en"], expectedInMessage: "--tgt"),
             Case(arguments: ["--model", CLI.enDe, "--beam", "0"], expectedInMessage: "--beam"),
-            Case(arguments: ["--model", CLI.enDe, "--src", "en", "--tgt", "de"], expectedInMessage: "not both"),
+            Case(arguments: ["--model", CLI.enDe, "--src", "fr", "--tgt", "de"], expectedInMessage: "translates en → de"),
             Case(arguments: ["--model", CLI.enDe, "--format", "xml"], expectedInMessage: "xml"),
             Case(arguments: ["--model", CLI.enDe, "--no-such-option"], expectedInMessage: "--no-such-option"),
         ])

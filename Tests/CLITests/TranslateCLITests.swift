@@ -77,7 +77,7 @@ extension CLITests {
         }
 
         @Test func nbestPrintsSortedScoredLines() throws {
-            let result = try CLI.run(["--model", CLI.enDe, "--nbest", "3"], input: "The cat sleeps.\nGood morning.\n")
+            let result = try CLI.run(["--model", CLI.enDe, "--nbest", "3", "--scores"], input: "The cat sleeps.\nGood morning.\n")
             #expect(result.status == 0, "stderr: \(result.stderr)")
             let lines = result.lines
             try #require(lines.count == 6, "output: \(result.output)")
