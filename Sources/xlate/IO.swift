@@ -257,12 +257,13 @@ final class OutputSink {
             guard let resolved = realpath(path, nil) else { throw WriteFailure(output: path, code: errno) }
             let target = String(cString: resolved)
             free(resolved)
-            descriptor = try Self.temporaryFile(for: path, beside: target, mode: info.st_mode & 0o7777, into: &replacement)
+            descriptor = try Self.temporaryFile(
+                for: path, beside: target, mode: info.st_mode & 0o7777, owner: (info.st_uid, info.st_gid), into: &replacement)
         } else if missing {
             // Nothing there: a new file, with the permissions the umask gives (what the shell's `>` would give it).
             let mask = umask(0)
             umask(mask)
-            descriptor = try Self.temporaryFile(for: path, beside: path, mode: 0o666 & ~mask, into: &replacement)
+            descriptor = try Self.temporaryFile(for: path, beside: path, mode: 0o666 & ~mask, owner: nil, into: &replacement)
         } else {
             // A device, FIFO or socket (or a symlink to one), or a dangling symlink, whose target is created through
             // it: written in place. A folder, or a path that cannot be reached, fails here.
@@ -276,9 +277,11 @@ final class OutputSink {
         if descriptor != STDOUT_FILENO { close(descriptor) }
     }
 
-    /// A new file beside `target` (the path given is `path`), with `mode`; records the replacement.
+    /// A new file beside `target` (the path given is `path`), with `mode` and, where it is not ours, the replaced
+    /// file's `owner`; records the replacement.
     private static func temporaryFile(
-        for path: String, beside target: String, mode: mode_t, into replacement: inout (temporary: String, target: String)?
+        for path: String, beside target: String, mode: mode_t, owner: (uid_t, gid_t)?,
+        into replacement: inout (temporary: String, target: String)?
     ) throws(WriteFailure) -> Int32 {
         let url = URL(fileURLWithPath: target)
         let folder = url.deletingLastPathComponent().path
@@ -289,8 +292,11 @@ final class OutputSink {
             throw WriteFailure(output: path, code: code, reason: code == ENOENT ? "no folder \(folder)" : nil)
         }
         let temporary = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-        // mkstemp makes it 0600: give it the file's own mode (or a new file's) before anything is in it.
-        guard fchmod(descriptor, mode) == 0 else {
+        // mkstemp makes it 0600 and ours: give it the replaced file's owner where that is not us (root writing another
+        // user's file; anyone else may not give a file away, and EPERM leaves it ours), then the mode (after: chown
+        // clears set-id bits), before anything is in it.
+        let ownerChanged = owner.map { $0 != (geteuid(), getegid()) } ?? false
+        guard !ownerChanged || fchown(descriptor, owner!.0, owner!.1) == 0 || errno == EPERM, fchmod(descriptor, mode) == 0 else {
             let code = errno
             close(descriptor)
             unlink(temporary)

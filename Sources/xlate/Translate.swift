@@ -198,7 +198,6 @@ struct Translate: ParsableCommand {
         var cutLines = LineWarnings()
         var repairedLines = LineWarnings()
         defer {
-            progress?.clear()
             cutLines.summarize("reached the length limit of \(options.decoding.effectiveMaxLength) tokens", print: warn)
             repairedLines.summarize("had invalid UTF-8", print: warn)
         }
