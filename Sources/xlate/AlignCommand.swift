@@ -178,7 +178,7 @@ struct AlignCommand: ParsableCommand {
                     lines += chunk
                 }
             } catch let error as LineReader.InvalidUTF8 {
-                printError("\(path == "-" ? "stdin" : path), line \(error.line): invalid UTF-8; convert the input to UTF-8 (e.g. iconv -f latin1 -t utf-8)")
+                printError(error.message)
                 throw ExitCode(Exit.badInput)
             } catch let error as ReadFailure {
                 printError(error.message)

@@ -64,7 +64,15 @@ enum StandardStreams {
 /// terminal, a slow pipe), the lines already read are returned first, so that none waits for later input. While it
 /// waits, a byte on `wakeup` (see `Interrupt`) ends the wait with `Interrupted`.
 final class LineReader {
-    struct InvalidUTF8: Error { let line: Int }
+    struct InvalidUTF8: Error {
+        /// "stdin" or the path.
+        let input: String
+        let line: Int
+
+        var message: String {
+            "\(input), line \(line): invalid UTF-8; convert the input to UTF-8 (e.g. iconv -f latin1 -t utf-8)"
+        }
+    }
     /// A signal arrived while waiting for input; every complete line was already returned.
     struct Interrupted: Error {
         /// Part of a line (no newline yet) had been read; it is not returned.
@@ -192,7 +200,7 @@ final class LineReader {
         var bytes = bytes
         if bytes.last == 0x0D { bytes.removeLast() }
         if let line = String(validating: bytes, as: UTF8.self) { return line }
-        if strict { throw InvalidUTF8(line: lineNumber) }
+        if strict { throw InvalidUTF8(input: name, line: lineNumber) }
         repaired.append(lineNumber)
         return String(decoding: bytes, as: UTF8.self)
     }

@@ -214,7 +214,7 @@ struct Translate: ParsableCommand {
                 let chunk: [String]
                 do { chunk = try reader.nextLines(chunkSize) } catch let error as LineReader.InvalidUTF8 {
                     progress?.clear()
-                    printError("\(reader.name), line \(error.line): invalid UTF-8; convert the input to UTF-8 (e.g. iconv -f latin1 -t utf-8)")
+                    printError(error.message)
                     throw ExitCode(Exit.badInput)
                 } catch let error as ReadFailure {
                     progress?.clear()
