@@ -35,8 +35,8 @@ struct Translate: ParsableCommand {
               xlate -s fr -t en --download < news.fr      # downloads it first if missing
 
             EXIT STATUS
-              0 success · 1 cannot write the output · 2 model not found · 3 bad model · 4 bad input
-              5 download failed · 64 usage error · 128+N stopped by signal N (130 Ctrl-C, 143 SIGTERM)
+              0 success · 1 cannot write the output · 2 model not found · 3 bad model
+              4 bad input · 5 download failed · 64 usage error · 128+N stopped by signal N
             """,
         version: versionText(),
         subcommands: [ListModels.self, AlignCommand.self, GenerateCommand.self, DownloadCommand.self, ConvertCommand.self])
