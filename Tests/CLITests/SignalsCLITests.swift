@@ -1,27 +1,38 @@
 import Foundation
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// SIGTERM / SIGINT during the last chunk and while waiting for input; a terminal as stdin.
 @Suite("Signals and typed input")
 struct SignalsCLITests {
-    /// One chunk only (512 lines, the smallest chunk) in batches of 8 on one thread: a signal a moment after the start
-    /// lands in the middle of it, and must stop it between batches, not after the whole chunk.
+    /// One chunk of 64 lines in batches of 8 on one thread. The lines get shorter every 8 lines, so that the batches
+    /// (longest first) run in input order. A terminal as stderr shows the progress line; the signal is sent once it
+    /// says that a batch is done, and must stop the chunk between batches, not after the whole of it.
     @Test(arguments: [Int32(2), Int32(15)])
     func signalDuringTheOnlyChunkStopsBetweenBatches(_ number: Int32) throws {
         try withTemporaryDirectory { directory in
             let input = directory.appendingPathComponent("in.txt")
-            let lines = (0..<512).map { "The cat number \($0) sat on the mat." }
+            let lines = (0..<64).map { k in
+                "Line \(k): the cat sat on the mat" + String(repeating: " and the dog slept", count: 8 - k / 8) + "."
+            }
             try (lines.joined(separator: "\n") + "\n").write(to: input, atomically: true, encoding: .utf8)
-            let child = try LiveXlate(["--model", CLI.enDe, "--beam", "1", "--threads", "1", "--batch-size", "8", "-i", input.path])
-            Thread.sleep(forTimeInterval: 2)
+            let terminal = try PseudoTerminal()
+            let child = try LiveXlate(
+                ["--model", CLI.enDe, "--beam", "1", "--threads", "1", "--batch-size", "8", "-i", input.path],
+                stderr: terminal.follower)
+            let progress = try terminal.read(until: { $0.range(of: "[1-9][0-9]* segments", options: .regularExpression) != nil }, timeout: 60)
             kill(child.process.processIdentifier, number)
             let result = try child.finish(timeout: 20)
-            #expect(result.status == 128 + number, "stderr: \(result.stderr)")
+            let messages = progress + (try terminal.read(until: { $0.contains("interrupted") }, timeout: 5))
+            #expect(result.status == 128 + number, "stderr: \(messages)")
             let written = result.lines
+            #expect(!written.isEmpty, "a batch was done before the signal")
             #expect(written.count < lines.count, "the whole chunk was translated after the signal")
             #expect(result.output.isEmpty || result.output.hasSuffix("\n"), "a partial line was written")
-            #expect(result.stderr.contains("interrupted: the first \(written.count) input lines"), "\(result.stderr)")
-            // In input order: line k is the translation of input line k.
+            #expect(messages.contains("interrupted: the first \(written.count) input lines"), "\(messages)")
+            // In input order: output line k is the translation of input line k.
             for (k, line) in written.enumerated() { #expect(line.contains("\(k)"), "line \(k): \(line)") }
         }
     }
@@ -64,7 +75,8 @@ final class LiveXlate {
     private let errors: URL
     private var received = Data()
 
-    init(_ arguments: [String], stdin: FileHandle? = nil) throws {
+    /// `stdin`, `stderr`: instead of a pipe the test writes, and of a file `finish` reads.
+    init(_ arguments: [String], stdin: FileHandle? = nil, stderr: FileHandle? = nil) throws {
         guard let binary = CLI.binary else { throw CLIError(description: "build xlate first: swift build -c release --product xlate") }
         process.executableURL = binary
         process.arguments = arguments
@@ -76,7 +88,7 @@ final class LiveXlate {
         guard FileManager.default.createFile(atPath: errors.path, contents: nil) else {
             throw CLIError(description: "cannot create \(errors.path)")
         }
-        process.standardError = try FileHandle(forWritingTo: errors)
+        process.standardError = try stderr ?? FileHandle(forWritingTo: errors)
         signal(SIGPIPE, SIG_IGN)
         try process.run()
     }
@@ -156,6 +168,25 @@ final class PseudoTerminal {
     }
 
     deinit { close(leader) }
+
+    /// What the child wrote to the terminal, read until `done` holds for all of it; fails after `timeout` seconds.
+    func read(until done: (String) -> Bool, timeout: TimeInterval) throws -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        var text = Data()
+        while !done(String(decoding: text, as: UTF8.self)) {
+            let left = deadline.timeIntervalSinceNow
+            guard left > 0 else {
+                throw CLIError(description: "not seen on the terminal within \(Int(timeout)) s: \(String(decoding: text, as: UTF8.self))")
+            }
+            var ready = pollfd(fd: leader, events: Int16(POLLIN), revents: 0)
+            guard poll(&ready, 1, Int32(left * 1000)) > 0 else { continue }
+            var block = [UInt8](repeating: 0, count: 4096)
+            let count = Glibc.read(leader, &block, block.count)
+            guard count > 0 else { throw CLIError(description: "the terminal closed") }
+            text.append(contentsOf: block[0..<count])
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
 
     /// Types `text` (a line is delivered at "\n"; "\u{04}" at the start of a line is end of input).
     func type(_ text: String) throws {
