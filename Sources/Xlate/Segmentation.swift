@@ -7,20 +7,34 @@ extension Translator {
     /// nil when the name does not say. Chooses the sentence splitter's rules.
     public var sourceLanguage: String? { ModelResolver.languagePair(folderName: directory.lastPathComponent)?.source }
 
+    /// `shouldStop` as in `translate(_:options:progress:shouldStop:)`: a stopped call throws `TranslationStopped`
+    /// with the texts whose every piece was translated.
     func translateSplitting(
-        _ texts: [String], options: TranslationOptions, progress: (@Sendable (Int, Int) -> Void)?
-    ) throws -> [Translation] {
+        _ texts: [String], options: TranslationOptions, progress: (@Sendable (Int, Int) -> Void)?,
+        shouldStop: (@Sendable () -> Bool)?
+    ) throws(TranslationStopped) -> [Translation] {
         let splitter = SentenceSplitter(language: options.sourceLanguage ?? sourceLanguage)
         let segmented = texts.map { segment($0, splitter: splitter) }
-        let translations = try translateSegments(segmented.flatMap(\.pieces), options: options, progress: progress)
-        var results: [Translation] = []
+        let translations: [Translation?]
+        var stopped = false
+        do {
+            translations = try translateSegments(
+                segmented.flatMap(\.pieces), options: options, progress: progress, shouldStop: shouldStop)
+        } catch {
+            translations = error.translations
+            stopped = true
+        }
+        var results: [Translation?] = []
         var next = 0
         for (text, segment) in zip(texts, segmented) {
-            let pieces = Array(translations[next..<(next + segment.pieces.count)])
+            let pieces = translations[next..<(next + segment.pieces.count)].compactMap { $0 }
             next += segment.pieces.count
-            results.append(join(source: text, segment: segment, translations: pieces, options: options))
+            results.append(
+                pieces.count == segment.pieces.count
+                    ? join(source: text, segment: segment, translations: pieces, options: options) : nil)
         }
-        return results
+        if stopped { throw TranslationStopped(translations: results) }
+        return results.map { $0! }
     }
 
     /// A text cut into the pieces that are translated, with the source whitespace between consecutive pieces.

@@ -85,7 +85,7 @@ extension Translator {
     }
 
     /// Translates texts from async code, off the cooperative thread pool, with the results of the blocking
-    /// `translate(_:options:progress:)`.
+    /// `translate(_:options:progress:shouldStop:)`.
     ///
     /// The texts are translated in groups of `batchSize × threads` (several rounds of batches); the task's cancellation
     /// is checked before each group, and a cancelled task stops there and throws `CancellationError`. `progress`, if

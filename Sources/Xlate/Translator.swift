@@ -99,13 +99,30 @@ public final class Translator: Sendable {
     ///
     /// `progress`, if given, is called (from worker threads) after each batch with the number of segments it
     /// finished and the number in this call; with `splitSentences` the segments are sentences, not texts.
+    ///
+    /// `shouldStop`, if given, is asked (from worker threads) before each batch starts. Once it returns true no
+    /// further batch starts; the batches already running finish, and the call throws ``TranslationStopped`` holding
+    /// every translation that was completed. (When every batch had already started, the call returns normally.) The
+    /// async `translate` stops at the same points when its task is cancelled: between rounds of `threads` batches.
+    ///
+    /// ```swift
+    /// let stop = StopFlag()                    // stop.set() from a signal handler, a UI button, ...
+    /// do {
+    ///     let all = try translator.translate(lines, shouldStop: stop.isSet)
+    /// } catch let stopped as TranslationStopped {
+    ///     let done = stopped.completedPrefix   // the first lines, in order, that are complete
+    /// }
+    /// ```
     public func translate(
-        _ texts: [String], options: TranslationOptions? = nil, progress: (@Sendable (Int, Int) -> Void)? = nil
+        _ texts: [String], options: TranslationOptions? = nil, progress: (@Sendable (Int, Int) -> Void)? = nil,
+        shouldStop: (@Sendable () -> Bool)? = nil
     ) throws -> [Translation] {
         let options = options ?? defaultOptions
         try options.validate(for: model)
-        if options.splitSentences { return try translateSplitting(texts, options: options, progress: progress) }
-        return try translateSegments(texts, options: options, progress: progress)
+        if options.splitSentences {
+            return try translateSplitting(texts, options: options, progress: progress, shouldStop: shouldStop)
+        }
+        return try translateSegments(texts, options: options, progress: progress, shouldStop: shouldStop)
     }
 
     /// The encoder input for `text`, cut to the model's positions (keeping the first tokens and the closing `</s>`,
@@ -120,11 +137,11 @@ public final class Translator: Sendable {
     }
 
     /// Translates each text as one segment (options already validated), with `strategy` or the one the options
-    /// choose.
+    /// choose; `shouldStop` as in `translate(_:options:progress:shouldStop:)`.
     func translateSegments(
         _ texts: [String], options: TranslationOptions, progress: (@Sendable (Int, Int) -> Void)?,
-        strategy: (any SearchStrategy)? = nil
-    ) throws -> [Translation] {
+        strategy: (any SearchStrategy)? = nil, shouldStop: (@Sendable () -> Bool)? = nil
+    ) throws(TranslationStopped) -> [Translation] {
         let strategy = strategy ?? searchStrategy(for: options.decoding)
         var results = [Translation?](repeating: nil, count: texts.count)
         var inputs: [(index: Int, source: TokenizedText, truncated: Int, prefixLength: Int)] = []
@@ -147,7 +164,7 @@ public final class Translator: Sendable {
         let total = inputs.count
         // Batches run on `threads` workers, each with single-threaded BLAS (see `BLAS`).
         DispatchQueue.concurrentPerform(iterations: min(options.threads, batches.count)) { _ in
-            while let b = translated.claim() {
+            while shouldStop?() != true, let b = translated.claim() {
                 let batch = batches[b]
                 let encoded = model.encode(batch.map(\.source.ids))
                 let hypotheses = strategy.search(model: model, encoded: encoded, options: options.decoding)
@@ -160,11 +177,43 @@ public final class Translator: Sendable {
                 progress?(batch.count, total)
             }
         }
-        for (batch, translations) in zip(batches, translated.values) {
+        for (batch, translations) in zip(batches, translated.finished) {
+            guard let translations else { continue }  // never started: stopped
             for (input, translation) in zip(batch, translations) { results[input.index] = translation }
         }
+        if results.contains(nil) { throw TranslationStopped(translations: results) }
         return results.map { $0! }
     }
+}
+
+/// A translation call stopped by its `shouldStop` before every batch had run; see
+/// ``Translator/translate(_:options:progress:shouldStop:)``.
+public struct TranslationStopped: Error, Sendable, Equatable {
+    /// One entry per input text, in input order: its translation when all of its work (every sentence of it, with
+    /// `splitSentences`) was done, else nil. Blank texts are always done.
+    public var translations: [Translation?]
+
+    /// The translations of the texts before the first unfinished one: what can be written out in input order.
+    public var completedPrefix: [Translation] { translations.prefix { $0 != nil }.map { $0! } }
+
+    /// A stop with these results (nil: not done).
+    public init(translations: [Translation?]) { self.translations = translations }
+}
+
+/// A flag that one thread sets and others read: a ready-made `shouldStop` for
+/// ``Translator/translate(_:options:progress:shouldStop:)`` (`shouldStop: flag.isSet`).
+public final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+
+    /// A flag not yet set.
+    public init() {}
+
+    /// Asks the translation to stop; it stays set.
+    public func set() { lock.withLock { value = true } }
+
+    /// Whether `set()` was called.
+    @Sendable public func isSet() -> Bool { lock.withLock { value } }
 }
 
 /// Options of a translation call: decoding settings plus batching.
@@ -292,6 +341,9 @@ final class ParallelResults<Value>: @unchecked Sendable {
         lock.withLock { slots[index] = value }
     }
 
-    /// All results; call after every worker has finished.
+    /// All results; call after every worker has finished, when every item was claimed.
     var values: [Value] { lock.withLock { slots.map { $0! } } }
+
+    /// The results, nil for items never claimed (the workers stopped early); call after every worker has finished.
+    var finished: [Value?] { lock.withLock { slots } }
 }

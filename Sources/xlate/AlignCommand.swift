@@ -76,6 +76,7 @@ struct AlignCommand: ParsableCommand {
     }
 
     func run() throws {
+        StandardStreams.prepare()
         let downloaded = translate.download
             ? try downloadedModelForPair(source: translate.source, target: translate.target, quiet: translate.quiet) : nil
         let translator = try loadTranslator(
@@ -117,7 +118,7 @@ struct AlignCommand: ParsableCommand {
             out += AlignmentRenderer.terminal(alignment, level: level, width: columns, color: colors)
             out += "links: \(alignment.pharaoh(alignment.hardLinks))\n"
         }
-        FileHandle.standardOutput.write(Data(out.utf8))
+        try write(out, to: nil)
 
         if let svg {
             let maps = translations.map {
@@ -161,31 +162,43 @@ struct AlignCommand: ParsableCommand {
     /// The TEXT arguments, else the lines of the -i files or stdin; blank ones dropped.
     private func readSentences() throws -> [String] {
         var lines = texts
-        for path in texts.isEmpty ? (translate.inputs.isEmpty ? ["-"] : translate.inputs) : [] {
+        var repairedLines = LineWarnings()
+        func warn(_ message: String) { if !translate.quiet { printError(message) } }
+        defer { repairedLines.summarize("had invalid UTF-8", print: warn) }
+        let inputs = texts.isEmpty ? (translate.inputs.isEmpty ? ["-"] : translate.inputs) : []
+        for path in inputs {
             do {
-                let reader = try LineReader(path: path)
+                let reader = try LineReader(path: path, strict: translate.strictInput)
                 while true {
                     let chunk = try reader.nextLines(1024)
                     if chunk.isEmpty { break }
+                    for number in reader.takeRepairedLines() {
+                        repairedLines.add(invalidUTF8Warning((inputs.count > 1 ? "\(path), line " : "line ") + "\(number)"), print: warn)
+                    }
                     lines += chunk
                 }
             } catch let error as LineReader.InvalidUTF8 {
-                printError("\(path == "-" ? "stdin" : path), line \(error.line): invalid UTF-8; convert the input to UTF-8 (e.g. iconv -f latin1 -t utf-8)")
+                printError(error.message)
                 throw ExitCode(Exit.badInput)
-            } catch {
-                printError("cannot read \(path): \(error.localizedDescription)")
+            } catch let error as ReadFailure {
+                printError(error.message)
                 throw ExitCode(Exit.badInput)
             }
         }
         return lines.filter { !$0.allSatisfy(\.isWhitespace) }
     }
 
-    private func write(_ text: String, to path: String) throws {
-        do { try Data(text.utf8).write(to: URL(fileURLWithPath: path)) } catch {
-            printError("cannot write \(path): \(error.localizedDescription)")
-            throw ExitCode(Exit.badInput)
+    /// Writes `text` to `path` (nil: stdout) as `xlate -o` writes: see `OutputSink`.
+    private func write(_ text: String, to path: String?) throws {
+        var sink: OutputSink?
+        do {
+            sink = try OutputSink(path: path)
+            try sink?.write(text)
+            try sink?.commit()
+        } catch {
+            throw ExitCode(exitStatus(after: error, sink: sink))
         }
-        if !translate.quiet { printError("wrote \(path)") }
+        if let path, !translate.quiet { printError("wrote \(path)") }
     }
 
     private func terminalColor() -> TerminalColor {

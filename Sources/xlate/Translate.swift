@@ -43,7 +43,7 @@ struct Translate: ParsableCommand {
 
             EXIT STATUS
               0 success · 1 cannot write the output · 2 model not found · 3 bad model
-              4 bad input · 5 download failed · 64 usage error · 130/143 interrupted
+              4 bad input · 5 download failed · 64 usage error · 128+N stopped by signal N
             """,
         version: versionText(),
         subcommands: [ListModels.self, AlignCommand.self, GenerateCommand.self, DownloadCommand.self, ConvertCommand.self])
@@ -117,6 +117,9 @@ struct Translate: ParsableCommand {
     @Flag(name: .shortAndLong, help: "Print nothing on stderr but errors.")
     var quiet = false
 
+    @Flag(help: "Stop at the first line that is not valid UTF-8 (exit status 4). Default: translate it with U+FFFD in place of the invalid bytes, warn, and go on.")
+    var strictInput = false
+
     @Flag(name: .customShort("V"), help: "Show the version (as --version).")
     var showVersion = false
 
@@ -136,6 +139,12 @@ struct Translate: ParsableCommand {
         if showVersion {
             print(versionText())
             return
+        }
+        StandardStreams.prepare()
+        // Before anything is loaded or opened: writing the output would destroy the input.
+        if let message = inputIsOutputMessage(inputs: inputs.isEmpty ? ["-"] : inputs, output: output) {
+            printError(message)
+            throw ExitCode(Exit.usage)
         }
         let downloaded = download ? try downloadedModelForPair(source: source, target: target, quiet: quiet) : nil
         let interrupt = Interrupt.install()
@@ -165,66 +174,96 @@ struct Translate: ParsableCommand {
 
         let sink: OutputSink
         do { sink = try OutputSink(path: output) } catch {
-            printError("cannot write \(output ?? "stdout"): \(error.localizedDescription)")
-            throw ExitCode(Exit.badInput)
+            throw ExitCode(exitStatus(after: error, sink: nil))
         }
+        interrupt.deleteOnForcedExit(sink.temporaryPath)
+        do {
+            try translateInputs(translator, options: options, into: sink, interrupt: interrupt)
+        } catch let failure as WriteFailure {
+            throw ExitCode(exitStatus(after: failure, sink: sink))
+        } catch {
+            // Stopped by bad input or a signal: the complete lines written so far are kept.
+            do { try sink.commit() } catch { throw ExitCode(exitStatus(after: error, sink: sink)) }
+            throw error
+        }
+        do { try sink.commit() } catch { throw ExitCode(exitStatus(after: error, sink: sink)) }
+    }
+
+    /// Translates every input into `sink`, chunk by chunk, with warnings about single lines on stderr. Throws
+    /// `ExitCode` for bad input (after writing the lines before it) and when interrupted (after writing the lines
+    /// translated), `WriteFailure` when the output fails.
+    private func translateInputs(
+        _ translator: Translator, options: TranslationOptions, into sink: OutputSink, interrupt: Interrupt
+    ) throws {
         let chunkSize = max(options.batchSize * 16, 512)
         let progress = ProgressBar.make(inputs: inputs.isEmpty ? ["-"] : inputs, quiet: quiet)
         defer { progress?.clear() }
+        func warn(_ message: String) {
+            guard !quiet else { return }
+            progress?.clear()
+            printError(message)
+        }
         var linesWritten = 0
-        // Translations cut by the length limit: the first few are named, the rest counted (a small --max-length
-        // would otherwise warn once per line).
-        var cutLines = 0
-        let namedCutLines = 5
+        func stop(_ number: Int32, unfinishedLine: Bool = false) -> ExitCode {
+            progress?.clear()
+            printError("interrupted: the first \(linesWritten) input lines are translated and written, the rest is not"
+                + (unfinishedLine ? " (nor the unfinished line being read)" : ""))
+            return ExitCode(128 + number)
+        }
+        // Translations cut by the length limit, and lines whose invalid UTF-8 was replaced.
+        var cutLines = LineWarnings()
+        var repairedLines = LineWarnings()
         defer {
-            if cutLines > namedCutLines, !quiet {
-                progress?.clear()
-                printError("warning: \(cutLines) lines in all reached the length limit of \(options.decoding.effectiveMaxLength) tokens (the first \(namedCutLines) are named above)")
-            }
+            cutLines.summarize("reached the length limit of \(options.decoding.effectiveMaxLength) tokens", print: warn)
+            repairedLines.summarize("had invalid UTF-8", print: warn)
         }
         for path in inputs.isEmpty ? ["-"] : inputs {
             let reader: LineReader
-            do { reader = try LineReader(path: path) } catch {
+            do { reader = try LineReader(path: path, strict: strictInput, wakeup: interrupt.wakeup) } catch {
                 progress?.clear()
-                printError("cannot read \(path): \(error.localizedDescription)")
+                printError(error.message)
                 throw ExitCode(Exit.badInput)
             }
+            func lineName(_ number: Int) -> String { (inputs.count > 1 ? "\(path), line " : "line ") + "\(number)" }
             var linesDone = 0
             while true {
                 let chunk: [String]
                 do { chunk = try reader.nextLines(chunkSize) } catch let error as LineReader.InvalidUTF8 {
                     progress?.clear()
-                    printError("\(path == "-" ? "stdin" : path), line \(error.line): invalid UTF-8; convert the input to UTF-8 (e.g. iconv -f latin1 -t utf-8)")
-                    sink.flush()
+                    printError(error.message)
                     throw ExitCode(Exit.badInput)
+                } catch let error as ReadFailure {
+                    progress?.clear()
+                    printError(error.message)
+                    throw ExitCode(Exit.badInput)
+                } catch let error as LineReader.Interrupted {
+                    throw stop(interrupt.signal ?? SIGINT, unfinishedLine: error.unfinishedLine)
                 }
                 if chunk.isEmpty { break }
-                if let number = interrupt.signal {
-                    progress?.clear()
-                    printError("interrupted: the first \(linesWritten) input lines are translated and written, the rest is not")
-                    throw ExitCode(128 + number)
-                }
+                for number in reader.takeRepairedLines() { repairedLines.add(invalidUTF8Warning(lineName(number)), print: warn) }
                 progress?.begin(chunk)
-                let translations = try translator.translate(chunk, options: options, progress: progress?.advance)
+                let translations: [Translation]
+                do {
+                    translations = try translator.translate(
+                        chunk, options: options, progress: progress?.advance, shouldStop: { interrupt.signal != nil })
+                } catch let stopped as TranslationStopped {
+                    translations = stopped.completedPrefix
+                }
                 for (offset, translation) in translations.enumerated() {
-                    let line = (inputs.count > 1 ? "\(path), line " : "line ") + "\(linesDone + offset + 1)"
-                    if translation.truncatedSourceTokens > 0, !quiet {
-                        progress?.clear()
-                        printError("warning: \(line) is longer than the model's \(translator.model.maxSourceLength) tokens; its last \(translation.truncatedSourceTokens) tokens were not translated" + (split == .none ? " (--split sentence would translate it in pieces)" : ""))
+                    let line = lineName(linesDone + offset + 1)
+                    if translation.truncatedSourceTokens > 0 {
+                        warn("warning: \(line) is longer than the model's \(translator.model.maxSourceLength) tokens; its last \(translation.truncatedSourceTokens) tokens were not translated" + (split == .none ? " (--split sentence would translate it in pieces)" : ""))
                     }
                     if translation.reachedMaxLength {
-                        cutLines += 1
-                        if cutLines <= namedCutLines, !quiet {
-                            progress?.clear()
-                            printError(maxLengthWarning(line, options: options, model: translator.model, splitting: split != .none))
-                        }
+                        cutLines.add(maxLengthWarning(line, options: options, model: translator.model, splitting: split != .none), print: warn)
                     }
-                    sink.write(try render(translation))
+                    try sink.write(try render(translation))
                 }
-                sink.flush()
+                try sink.flush()
                 progress?.end()
-                linesDone += chunk.count
-                linesWritten += chunk.count
+                linesDone += translations.count
+                linesWritten += translations.count
+                if let number = interrupt.signal { throw stop(number) }
             }
         }
     }

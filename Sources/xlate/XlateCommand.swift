@@ -4,6 +4,7 @@ import Xlate
 
 /// Exit statuses, documented in `--help` and the README.
 enum Exit {
+    static let cannotWrite: Int32 = 1
     static let modelNotFound: Int32 = 2
     static let badModel: Int32 = 3
     static let badInput: Int32 = 4
@@ -65,9 +66,15 @@ func checkLanguages(_ translator: Translator, source: String?, target: String?) 
 
 extension ComputeType: ExpressibleByArgument {}
 
-/// Writes a message to standard error.
+/// Writes a message to standard error. A failure to write it is ignored: there is nowhere left to report it, and it
+/// must not stop xlate (FileHandle.write would trap).
 func printError(_ message: String) {
-    FileHandle.standardError.write(Data("xlate: \(message)\n".utf8))
+    let bytes = Array("xlate: \(message)\n".utf8)
+    var written = 0
+    while written < bytes.count {
+        let count = bytes[written...].withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
+        if count > 0 { written += count } else if count < 0, errno == EINTR { continue } else { return }
+    }
 }
 
 struct ListModels: ParsableCommand {

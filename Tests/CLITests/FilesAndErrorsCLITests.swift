@@ -45,8 +45,9 @@ extension CLITests {
             #expect(result.stderr.contains("/nonexistent/input.txt"), "stderr: \(result.stderr)")
         }
 
-        /// Where the invalid line sits: `validLinesBefore` lines precede it, the first "The cat sleeps." and the rest
-        /// empty (cheap: empty lines are not translated). 512 makes it the first line of the CLI's second chunk.
+        /// With --strict-input (by default such lines are repaired: InvalidInputCLITests). Where the invalid line
+        /// sits: `validLinesBefore` lines precede it, the first "The cat sleeps." and the rest empty (cheap: empty
+        /// lines are not translated). 512 makes it the first line of the CLI's second chunk.
         @Test(arguments: [0, 1, 512])
         func invalidUTF8NamesTheLineAndKeepsEarlierOutput(validLinesBefore: Int) throws {
             var input = Data()
@@ -55,7 +56,7 @@ extension CLITests {
             }
             input.append(contentsOf: [0x48, 0xFF, 0xFE, 0x0A])
             input.append(Data("Good morning.\n".utf8))
-            let result = try CLI.run(["--model", CLI.enDe], stdin: input)
+            let result = try CLI.run(["--model", CLI.enDe, "--strict-input"], stdin: input)
             #expect(result.status == 4)
             #expect(result.stderr.contains("line \(validLinesBefore + 1):"), "stderr: \(result.stderr)")
             #expect(result.stderr.contains("UTF-8"), "stderr: \(result.stderr)")
@@ -70,7 +71,7 @@ extension CLITests {
             try withTemporaryDirectory { directory in
                 let file = directory.appendingPathComponent("latin1.txt")
                 try Data([0x47, 0x72, 0xFC, 0xDF, 0x65, 0x0A]).write(to: file)  // "Grüße" in Latin-1
-                let result = try CLI.run(["--model", CLI.enDe, "-i", file.path])
+                let result = try CLI.run(["--model", CLI.enDe, "--strict-input", "-i", file.path])
                 #expect(result.status == 4)
                 #expect(result.stderr.contains("\(file.path), line 1"), "stderr: \(result.stderr)")
                 #expect(result.stdout.isEmpty)
