@@ -15,8 +15,7 @@ struct AlignCommand: ParsableCommand {
             100 columns. The attention defaults to the model's alignment heads (generation_config.json \
             "alignment_heads"), else the average of all heads of the last decoder layer.
 
-            The model (--model DIR, or -s/--src and -t/--tgt), the input files (-i FILE), --beam and --quiet are \
-            the translation options of 'xlate' and may be given before or after 'align'.
+            The model, input and decoding options are those of 'xlate'.
 
             EXAMPLES
               xlate align -s en -t de "The cat sat on the mat."
@@ -25,8 +24,14 @@ struct AlignCommand: ParsableCommand {
               xlate align -s de -t en --level pieces --color none "Die Katze schläft."
             """)
 
-    /// The model, input files, beam size and --quiet are the root command's options, parsed wherever they appear.
-    @ParentCommand var translate: Translate
+    @OptionGroup(title: "Model") var selection: ModelArguments
+    @OptionGroup(title: "Input") var input: InputArguments
+    @OptionGroup(title: "Decoding") var decoding: DecodingArguments
+
+    /// Options given before 'align' (`xlate -s en -t de align ...`) are the root command's.
+    @ParentCommand var root: Translate
+
+    private var quiet: Bool { input.filled(from: root.input).quiet }
 
     @Option(help: "Decoder layer whose cross-attention to show (from 0). Default: the model's alignment layer, else the last.")
     var layer: Int?
@@ -57,7 +62,7 @@ struct AlignCommand: ParsableCommand {
     }
 
     func validate() throws {
-        if !translate.inputs.isEmpty, !texts.isEmpty {
+        if !input.filled(from: root.input).inputs.isEmpty, !texts.isEmpty {
             throw ValidationError("give sentences as arguments or with -i FILE, not both")
         }
         if let width, width < 20 { throw ValidationError("--width must be >= 20, got \(width)") }
@@ -77,16 +82,13 @@ struct AlignCommand: ParsableCommand {
 
     func run() throws {
         StandardStreams.prepare()
-        let downloaded = translate.download
-            ? try downloadedModelForPair(source: translate.source, target: translate.target, quiet: translate.quiet) : nil
-        let translator = try loadTranslator(
-            model: translate.model ?? downloaded, source: translate.source, target: translate.target,
-            computeType: translate.computeType)
-        let sentences = try readSentences()
-        var options = translator.defaultOptions
-        if let beam = translate.beam { options.decoding.numBeams = beam }
+        let input = self.input.filled(from: root.input)
+        let selection = self.selection.filled(from: root.selection)
+        let translator = try selection.loadTranslator(quiet: input.quiet)
+        let sentences = try readSentences(input)
+        var options = try self.decoding.filled(from: root.decoding)
+            .options(for: translator, source: selection.source, target: selection.target)
         options.splitSentences = false  // one map per line, whatever it holds
-        options.prefix = try inputPrefix(for: translator, prefix: translate.prefix, source: translate.source, target: translate.target)
         let isDefault = layer == nil && heads == nil
         let fallback = try alignmentRequest(translator)
         let request = CrossAttentionRequest(
@@ -97,7 +99,7 @@ struct AlignCommand: ParsableCommand {
             throw ExitCode(Exit.usage)
         }
         if sentences.isEmpty {
-            if !translate.quiet { printError("nothing to align: no non-blank sentence given") }
+            if !quiet { printError("nothing to align: no non-blank sentence given") }
             return
         }
 
@@ -107,10 +109,10 @@ struct AlignCommand: ParsableCommand {
         let columns = terminalWidth()
         var out = "attention: \(label)\n"
         for (number, translation) in translations.enumerated() {
-            if translation.truncatedSourceTokens > 0, !translate.quiet {
+            if translation.truncatedSourceTokens > 0, !quiet {
                 printError("warning: sentence \(number + 1) is longer than the model's \(translator.model.maxSourceLength) tokens; its last \(translation.truncatedSourceTokens) tokens were not translated")
             }
-            if translation.reachedMaxLength, !translate.quiet {
+            if translation.reachedMaxLength, !quiet {
                 printError(maxLengthWarning("sentence \(number + 1)", options: options, model: translator.model))
             }
             let alignment = translation.alignment!  // every sentence is non-blank and cross-attention was requested
@@ -160,15 +162,15 @@ struct AlignCommand: ParsableCommand {
     }
 
     /// The TEXT arguments, else the lines of the -i files or stdin; blank ones dropped.
-    private func readSentences() throws -> [String] {
+    private func readSentences(_ input: InputArguments) throws -> [String] {
         var lines = texts
         var repairedLines = LineWarnings()
-        func warn(_ message: String) { if !translate.quiet { printError(message) } }
+        func warn(_ message: String) { if !quiet { printError(message) } }
         defer { repairedLines.summarize("had invalid UTF-8", print: warn) }
-        let inputs = texts.isEmpty ? (translate.inputs.isEmpty ? ["-"] : translate.inputs) : []
+        let inputs = texts.isEmpty ? input.paths : []
         for path in inputs {
             do {
-                let reader = try LineReader(path: path, strict: translate.strictInput)
+                let reader = try LineReader(path: path, strict: input.strictInput)
                 while true {
                     let chunk = try reader.nextLines(1024)
                     if chunk.isEmpty { break }
@@ -198,7 +200,7 @@ struct AlignCommand: ParsableCommand {
         } catch {
             throw ExitCode(exitStatus(after: error, sink: sink))
         }
-        if let path, !translate.quiet { printError("wrote \(path)") }
+        if let path, !quiet { printError("wrote \(path)") }
     }
 
     private func terminalColor() -> TerminalColor {

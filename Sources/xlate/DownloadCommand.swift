@@ -51,7 +51,7 @@ struct DownloadCommand: ParsableCommand {
     }
 
     func run() throws {
-        print(try downloadModel(repository, revision: revision, quiet: translate.quiet).directory.path)
+        print(try downloadModel(repository, revision: revision, quiet: translate.input.quiet).directory.path)
     }
 }
 

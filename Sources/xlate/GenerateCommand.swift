@@ -13,9 +13,7 @@ struct GenerateCommand: ParsableCommand {
             the model's positions, with a warning). --prefix TEXT is put before every line, e.g. the task prefix \
             the model was trained with.
 
-            The model (--model DIR), the input and output files, --prefix, --beam, --nbest, --max-length, \
-            --format, --scores, --align and the other options are those of 'xlate' and may be given before or after \
-            'generate'.
+            The options are those of 'xlate', less --split.
 
             EXAMPLES
               echo "studies have shown that owning a dog is good for you" |
@@ -25,13 +23,19 @@ struct GenerateCommand: ParsableCommand {
                 xlate generate --model ~/models/flan-t5-base --format json
             """)
 
-    /// The model, files and decoding options are the root command's, parsed wherever they appear.
-    @ParentCommand var translate: Translate
+    @OptionGroup(title: "Model") var selection: ModelArguments
+    @OptionGroup(title: "Input") var input: InputArguments
+    @OptionGroup(title: "Output") var output: OutputArguments
+    @OptionGroup(title: "Decoding") var decoding: DecodingArguments
+
+    /// Options given before 'generate' (`xlate --model M generate`) are the root command's.
+    @ParentCommand var root: Translate
 
     func run() throws {
-        var command = translate
-        command.split = .none
-        try command.run()
+        try LineTranslation(
+            selection: selection.filled(from: root.selection), input: input.filled(from: root.input),
+            output: output.filled(from: root.output), decoding: decoding.filled(from: root.decoding), split: .none
+        ).run()
     }
 }
 

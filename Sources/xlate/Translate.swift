@@ -48,122 +48,56 @@ struct Translate: ParsableCommand {
         version: versionText(),
         subcommands: [ListModels.self, AlignCommand.self, GenerateCommand.self, DownloadCommand.self, ConvertCommand.self])
 
-    @Option(name: .shortAndLong, help: ArgumentHelp("Model folder (Hugging Face layout).", valueName: "dir"))
-    var model: String?
-
-    @Option(name: [.customShort("s"), .customLong("src")], help: "Source language code, e.g. en: with --tgt, chooses the model; with --model DIR, names the input's language (sentence splitting rules; a T5 translation prefix).")
-    var source: String?
-
-    @Option(name: [.customShort("t"), .customLong("tgt")], help: "Target language code, e.g. de.")
-    var target: String?
-
-    @Option(name: [.customShort("i"), .customLong("input")], help: ArgumentHelp("Input file; repeat for several, - for stdin. Default: stdin.", valueName: "file"))
-    var inputs: [String] = []
-
-    @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp("Output file. Default: stdout.", valueName: "file"))
-    var output: String?
-
-    @Option(name: [.customShort("b"), .customLong("beam")], help: "Beam size; 1 is greedy search. Default: the model's.")
-    var beam: Int?
-
-    @Option(name: [.customShort("n"), .customLong("nbest")], help: "Translations per line (<= beam size).")
-    var nbest: Int = 1
-
-    @Option(help: "Longest output in tokens, counting the start token. Default: the model's.")
-    var maxLength: Int?
-
-    // `.unconditional`: the value may start with "-" (`--length-penalty -0.5`), which would otherwise read as an option.
-    @Option(parsing: .unconditional, help: "Exponent of the length normalisation of beam scores; negative values favour shorter translations. Default: the model's (usually 1).")
-    var lengthPenalty: Double?
-
-    @Option(help: "Ban repeating any n-gram of this size.")
-    var noRepeatNgram: Int?
-
-    @Option(parsing: .unconditional, help: "Penalise tokens already generated (> 1 discourages repetition).")
-    var repetitionPenalty: Double?
-
-    @Option(help: "Sentences translated at once, shared among the threads (each decodes batch-size / threads together). Larger batches are faster per sentence and use more memory.")
-    var batchSize: Int = 32
-
-    @Option(help: "Threads, each translating its share of the batch. Default: all cores.")
-    var threads: Int?
-
-    @Option(help: "Output format: text, json (one object per line) or tsv (source, translation[, score]).")
-    var format: OutputFormat = .text
+    @OptionGroup(title: "Model") var selection: ModelArguments
+    @OptionGroup(title: "Input") var input: InputArguments
+    @OptionGroup(title: "Output") var output: OutputArguments
+    @OptionGroup(title: "Decoding") var decoding: DecodingArguments
 
     @Option(help: "sentence: translate each sentence of a line and rejoin them (over-long sentences are cut at safe boundaries); none: each line is one segment, truncated if longer than the model reads.")
     var split: SplitMode = .sentence
 
-    @Option(
-        help: ArgumentHelp(
-            "Add word alignments: hard (for each target word, the source word it attended to most), soft (the attention matrix, one group of weights per target word), or a number P with 0 < P <= 1 (every link with weight >= P). Text: 'translation ||| 0-0 1-2 ...' (source-target word indices from 0); json: an \"alignment\" object; tsv: one more column.",
-            valueName: "hard|soft|P"),
-        transform: AlignmentOutput.parse)
-    var align: AlignmentOutput?
-
-    @Option(help: ArgumentHelp(
-        "Text put before every segment, e.g. a T5 task prefix (\"summarize: \"). Default with a T5 model and --src/--tgt: its translation prefix (\"translate English to German: \").",
-        valueName: "text"))
-    var prefix: String?
-
-    @Option(help: ArgumentHelp(
-        "float32: results identical to the reference implementation (float16 checkpoints keep half-precision weights, exactly); int8: weights quantised to 8 bits per row — faster, less memory, translations may differ slightly.",
-        valueName: "float32|int8"))
-    var computeType: ComputeType = .float32
-
-    @Flag(help: "Add scores (log-probabilities normalised by length) to the output.")
-    var scores = false
-
-    @Flag(name: .shortAndLong, help: "Print nothing on stderr but errors.")
-    var quiet = false
-
-    @Flag(help: "Stop at the first line that is not valid UTF-8 (exit status 4). Default: translate it with U+FFFD in place of the invalid bytes, warn, and go on.")
-    var strictInput = false
-
     @Flag(name: .customShort("V"), help: "Show the version (as --version).")
     var showVersion = false
-
-    @Flag(help: "When no local model serves --src/--tgt, download Helsinki-NLP/opus-mt-SRC-TGT from the Hugging Face Hub first (see 'xlate download --help').")
-    var download = false
-
-    func validate() throws {
-        if download, model != nil { throw ValidationError("--download fetches the model for --src/--tgt; it does not go with --model") }
-        if model != nil, (source == nil) != (target == nil) { throw ValidationError("--src and --tgt go together") }
-        if let beam, beam < 1 { throw ValidationError("--beam must be >= 1, got \(beam)") }
-        if nbest < 1 { throw ValidationError("--nbest must be >= 1, got \(nbest)") }
-        if let threads, threads < 1 { throw ValidationError("--threads must be >= 1, got \(threads)") }
-        if batchSize < 1 { throw ValidationError("--batch-size must be >= 1, got \(batchSize)") }
-    }
 
     func run() throws {
         if showVersion {
             print(versionText())
             return
         }
+        try LineTranslation(selection: selection, input: input, output: output, decoding: decoding, split: split).run()
+    }
+}
+
+/// One segment per input line → translations (`xlate`, `xlate generate`): reads, translates in chunks, writes, and
+/// maps failures to exit statuses.
+struct LineTranslation {
+    let selection: ModelArguments
+    let input: InputArguments
+    let output: OutputArguments
+    let decoding: DecodingArguments
+    let split: SplitMode
+
+    private var inputs: [String] { input.paths }
+    private var quiet: Bool { input.quiet }
+    private var nbest: Int { output.nbest ?? 1 }
+    private var format: OutputFormat { output.format ?? .text }
+    private var scores: Bool { output.scores }
+    private var align: AlignmentOutput? { output.align }
+
+    func run() throws {
         StandardStreams.prepare()
         // Before anything is loaded or opened: writing the output would destroy the input.
-        if let message = inputIsOutputMessage(inputs: inputs.isEmpty ? ["-"] : inputs, output: output) {
+        if let message = inputIsOutputMessage(inputs: inputs, output: output.output) {
             printError(message)
             throw ExitCode(Exit.usage)
         }
-        let downloaded = download ? try downloadedModelForPair(source: source, target: target, quiet: quiet) : nil
         let interrupt = Interrupt.install()
-        let translator = try loadTranslator(model: model ?? downloaded, source: source, target: target, computeType: computeType)
-        try checkLanguages(translator, source: source, target: target)
-        var options = translator.defaultOptions
-        options.batchSize = batchSize
-        if let threads { options.threads = threads }
-        if let beam { options.decoding.numBeams = beam }
+        let translator = try selection.loadTranslator(quiet: quiet)
+        var options = try decoding.options(for: translator, source: selection.source, target: selection.target)
         options.decoding.numReturnSequences = nbest
-        if nbest > options.decoding.numBeams, beam == nil { options.decoding.numBeams = nbest }
-        if let maxLength { options.decoding.maxLength = maxLength }
-        if let lengthPenalty { options.decoding.lengthPenalty = lengthPenalty }
-        if let noRepeatNgram { options.decoding.noRepeatNgramSize = noRepeatNgram }
-        if let repetitionPenalty { options.decoding.repetitionPenalty = repetitionPenalty }
+        if nbest > options.decoding.numBeams, decoding.beam == nil { options.decoding.numBeams = nbest }
         options.decoding.returnTokenScores = scores || format == .json
         options.splitSentences = split == .sentence
-        options.sourceLanguage = source
-        options.prefix = try inputPrefix(for: translator, prefix: prefix, source: source, target: target)
         if align != nil { options.decoding.crossAttention = try alignmentRequest(translator) }
         do {
             try options.validate(for: translator.model)
@@ -173,7 +107,7 @@ struct Translate: ParsableCommand {
         }
 
         let sink: OutputSink
-        do { sink = try OutputSink(path: output) } catch {
+        do { sink = try OutputSink(path: output.output) } catch {
             throw ExitCode(exitStatus(after: error, sink: nil))
         }
         interrupt.deleteOnForcedExit(sink.temporaryPath)
@@ -196,7 +130,7 @@ struct Translate: ParsableCommand {
         _ translator: Translator, options: TranslationOptions, into sink: OutputSink, interrupt: Interrupt
     ) throws {
         let chunkSize = max(options.batchSize * 16, 512)
-        let progress = ProgressBar.make(inputs: inputs.isEmpty ? ["-"] : inputs, quiet: quiet)
+        let progress = ProgressBar.make(inputs: inputs, quiet: quiet)
         defer { progress?.clear() }
         func warn(_ message: String) {
             guard !quiet else { return }
@@ -217,9 +151,9 @@ struct Translate: ParsableCommand {
             cutLines.summarize("reached the length limit of \(options.decoding.effectiveMaxLength) tokens", print: warn)
             repairedLines.summarize("had invalid UTF-8", print: warn)
         }
-        for path in inputs.isEmpty ? ["-"] : inputs {
+        for path in inputs {
             let reader: LineReader
-            do { reader = try LineReader(path: path, strict: strictInput, wakeup: interrupt.wakeup) } catch {
+            do { reader = try LineReader(path: path, strict: input.strictInput, wakeup: interrupt.wakeup) } catch {
                 progress?.clear()
                 printError(error.message)
                 throw ExitCode(Exit.badInput)
