@@ -109,41 +109,63 @@ public struct SentenceSplitter: Sendable {
     /// least half of the piece; inside a word only when a single word does not fit. The pieces carry no surrounding
     /// whitespace; a piece of one character is kept even if it does not fit (nothing is dropped).
     ///
-    /// `fits` is assumed monotone (a longer text never fits when a shorter one does not), as token counts are.
+    /// `fits` is assumed monotone (a longer text never fits when a shorter one does not), as token counts are. It
+    /// is only asked about texts up to about twice as long as the piece being cut, so the time is linear in the
+    /// length of `range` (the pieces are a model's input, a few thousand characters at most) however long it is.
     public func pieces(of text: String, in range: Range<String.Index>, fits: (Substring) -> Bool) -> [Range<String.Index>] {
         var pieces: [Range<String.Index>] = []
         var start = range.lowerBound
+        var window = Self.firstWindow
         while start < range.upperBound {
-            if fits(text[start..<range.upperBound]) {
-                pieces.append(start..<range.upperBound)
-                break
-            }
-            // Ends of words: where whitespace follows a non-space character.
-            var ends: [String.Index] = []
-            var index = start
-            while index < range.upperBound {
-                let next = text.index(after: index)
-                if next < range.upperBound, !text[index].isWhitespace, text[next].isWhitespace { ends.append(next) }
-                index = next
-            }
-            var end: String.Index
-            if let last = Self.lastFitting(ends, { fits(text[start..<$0]) }) {
-                end = ends[last]
-                let minimum = text.distance(from: start, to: end) / 2
-                if let clause = ends[...last].last(where: { Self.clauseEnd.contains(text[text.index(before: $0)]) }),
-                    text.distance(from: start, to: clause) >= minimum
-                {
-                    end = clause
-                }
-            } else {
-                let characters = Array(text[start..<range.upperBound].indices.dropFirst()) + [range.upperBound]
-                end = Self.lastFitting(characters, { fits(text[start..<$0]) }).map { characters[$0] } ?? characters[0]
-            }
+            let (end, read) = Self.pieceEnd(text, from: start, limit: range.upperBound, window: window, fits: fits)
             pieces.append(start..<end)
+            // The next piece is likely about as long as this one: the window that held this cut likely holds the next.
+            window = read
             start = end
             while start < range.upperBound, text[start].isWhitespace { start = text.index(after: start) }
         }
         return pieces
+    }
+
+    /// Characters read first when looking for the end of a piece; doubled until the window does not fit.
+    private static let firstWindow = 256
+
+    /// The end of the piece of `text` that starts at `start` (see `pieces`), and the length in characters of the
+    /// window that held it. Windows of `window`, 2 × `window`, … characters are tried until one does not fit (or
+    /// reaches `limit` and fits); the cut is then searched inside that window only.
+    private static func pieceEnd(
+        _ text: String, from start: String.Index, limit: String.Index, window: Int, fits: (Substring) -> Bool
+    ) -> (end: String.Index, window: Int) {
+        var length = window
+        var windowEnd = start
+        while true {
+            windowEnd = text.index(start, offsetBy: length, limitedBy: limit) ?? limit
+            if fits(text[start..<windowEnd]) {
+                if windowEnd == limit { return (limit, length) }
+                length *= 2
+            } else {
+                break
+            }
+        }
+        // Ends of words inside the window: where whitespace follows a non-space character.
+        var ends: [String.Index] = []
+        var index = start
+        while index < windowEnd {
+            let next = text.index(after: index)
+            if next < windowEnd, !text[index].isWhitespace, text[next].isWhitespace { ends.append(next) }
+            index = next
+        }
+        if let last = lastFitting(ends, { fits(text[start..<$0]) }) {
+            let minimum = text.distance(from: start, to: ends[last]) / 2
+            if let clause = ends[...last].last(where: { clauseEnd.contains(text[text.index(before: $0)]) }),
+                text.distance(from: start, to: clause) >= minimum
+            {
+                return (clause, length)
+            }
+            return (ends[last], length)
+        }
+        let characters = Array(text[start..<windowEnd].indices.dropFirst())
+        return (lastFitting(characters, { fits(text[start..<$0]) }).map { characters[$0] } ?? text.index(after: start), length)
     }
 
     /// The last position of `candidates` (in increasing order) for which the monotone `fits` holds, by bisection.
