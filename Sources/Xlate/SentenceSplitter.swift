@@ -39,59 +39,60 @@ public struct SentenceSplitter: Sendable {
     public func sentences(in text: String) -> [Range<String.Index>] { sentences(in: text[...]) }
 
     /// The sentences of part of a string, as ranges of the whole string.
+    ///
+    /// The text is walked by its own indices, with no copy of it: a line of megabytes needs no more memory than the
+    /// list of its sentences.
     public func sentences(in text: Substring) -> [Range<String.Index>] {
-        let characters = Array(text)
-        var indices = Array(text.indices)
-        indices.append(text.endIndex)
         var sentences: [Range<String.Index>] = []
-        var start = 0
-        var i = 0
-        func close(_ end: Int) {
-            var first = start
-            var last = end
-            while first < last, characters[first].isWhitespace { first += 1 }
-            while last > first, characters[last - 1].isWhitespace { last -= 1 }
-            if first < last { sentences.append(indices[first]..<indices[last]) }
+        var start = text.startIndex
+        var i = text.startIndex
+        func close(_ end: String.Index) {
+            let sentence = text[start..<end].drop(while: \.isWhitespace)
+            if let last = sentence.lastIndex(where: { !$0.isWhitespace }) {
+                sentences.append(sentence.startIndex..<text.index(after: last))
+            }
         }
-        while i < characters.count {
-            guard Self.isTerminal(characters[i]) else {
-                i += 1
+        while i < text.endIndex {
+            guard Self.isTerminal(text[i]) else {
+                i = text.index(after: i)
                 continue
             }
             var end = i  // past the run of terminal marks, then past closing quotes and brackets
-            while end < characters.count, Self.isTerminal(characters[end]) { end += 1 }
-            let marks = characters[i..<end]
-            while end < characters.count, Self.closing.contains(characters[end]) { end += 1 }
-            if marks.contains(where: Self.cjkTerminals.contains) {
+            while end < text.endIndex, Self.isTerminal(text[end]) { end = text.index(after: end) }
+            let marks = i..<end
+            while end < text.endIndex, Self.closing.contains(text[end]) { end = text.index(after: end) }
+            if text[marks].contains(where: Self.cjkTerminals.contains) {
                 close(end)
                 start = end
-            } else if end < characters.count, Self.isBreakingSpace(characters[end]) {
+            } else if end < text.endIndex, Self.isBreakingSpace(text[end]) {
                 var next = end
-                while next < characters.count, characters[next].isWhitespace { next += 1 }
-                if next < characters.count, endsSentence(characters, marks: marks.indices, next: next) {
+                while next < text.endIndex, text[next].isWhitespace { next = text.index(after: next) }
+                if next < text.endIndex, endsSentence(text, marks: marks, next: next) {
                     close(end)
                     start = next
                 }
             }
             i = end
         }
-        close(characters.count)
+        close(text.endIndex)
         return sentences
     }
 
     /// Whether the terminal marks at `marks` end a sentence, given that the next word starts at `next`.
-    private func endsSentence(_ characters: [Character], marks: Range<Int>, next: Int) -> Bool {
+    private func endsSentence(_ text: Substring, marks: Range<String.Index>, next: String.Index) -> Bool {
         var first = next  // the first character of the next word, past opening quotes and brackets
-        while first < characters.count, Self.opening.contains(characters[first]) { first += 1 }
-        guard first < characters.count else { return true }
-        let following = characters[first]
+        while first < text.endIndex, Self.opening.contains(text[first]) { first = text.index(after: first) }
+        guard first < text.endIndex else { return true }
+        let following = text[first]
         if following.isLowercase { return false }
         // Only a single period can belong to an abbreviation or a number; "?", "!", "..." end the sentence.
-        guard marks.count == 1, characters[marks.lowerBound] == "." else { return true }
+        guard text.index(after: marks.lowerBound) == marks.upperBound, text[marks.lowerBound] == "." else { return true }
         var wordStart = marks.lowerBound
-        while wordStart > 0, !characters[wordStart - 1].isWhitespace { wordStart -= 1 }
-        while wordStart < marks.lowerBound, Self.opening.contains(characters[wordStart]) { wordStart += 1 }
-        let word = String(characters[wordStart..<marks.lowerBound])
+        while wordStart > text.startIndex, !text[text.index(before: wordStart)].isWhitespace {
+            wordStart = text.index(before: wordStart)
+        }
+        while wordStart < marks.lowerBound, Self.opening.contains(text[wordStart]) { wordStart = text.index(after: wordStart) }
+        let word = String(text[wordStart..<marks.lowerBound])
         guard !word.isEmpty else { return true }
         if prefixes.contains(word) { return false }
         if following.isNumber, numericPrefixes.contains(word) { return false }
