@@ -5,15 +5,15 @@ import Testing
 extension CLITests {
     @Suite struct SplitRound2 {
         @Test func emojiAfterASentenceIsCopiedNotTranslated() throws {
-            let result = try CLI.run(["--model", CLI.enDe], input: "I love this place! 😍🎉\n😍🎉\n  ★ 42 !!\nThanks 👍\n")
+            let result = try CLI.run(["--model", CLI.enDe], input: "I love this place! 😍🎉\n😍🎉\n  ★ 42 !!\n🌞 Good morning\n")
             #expect(result.status == 0, "stderr: \(result.stderr)")
-            let sentence = try CLI.run(["--model", CLI.enDe], input: "I love this place!\n")
-            try #require(result.lines.count == 4, "output: \(result.output)")
-            #expect(result.lines[0] == sentence.lines[0] + " 😍🎉")
+            let sentences = try CLI.run(["--model", CLI.enDe], input: "I love this place!\nGood morning\n")
+            try #require(result.lines.count == 4 && sentences.lines.count == 2, "output: \(result.output)")
+            #expect(result.lines[0] == sentences.lines[0] + " 😍🎉")
             #expect(result.lines[1] == "😍🎉")
             #expect(result.lines[2] == "★ 42 !!")
-            // An emoji inside a sentence stays with it: the sentence is translated.
-            #expect(result.lines[3] != "Thanks 👍")
+            // Emoji at the start (or end) of a sentence are set apart and copied too.
+            #expect(result.lines[3] == "🌞 " + sentences.lines[1])
         }
 
         @Test func nbestOfASplitLineIsALineNBestList() throws {
