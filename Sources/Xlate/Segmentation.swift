@@ -125,9 +125,8 @@ extension Translator {
     /// `Σ log p / (Σ lengths)^lengthPenalty`.
     private func join(source: String, segment: Segment, translations: [Translation], options: TranslationOptions) -> Translation {
         guard translations.count > 1 else {
-            guard let copied = segment.pieces.first, !copied.translated else { return translations[0] }
             var translation = translations[0]
-            translation.source = source
+            translation.source = source  // a copied piece is the text without its surrounding whitespace
             return translation
         }
         let eos = MarianTokenizer.eosToken
