@@ -62,7 +62,7 @@ extension CrossAttentionRequest {
 /// Draws alignments: a terminal heatmap, SVG, and a self-contained HTML page.
 ///
 /// Rows are target words (or pieces), columns source words (or pieces); colour is the attention weight on the
-/// viridis scale (dark 0 → yellow 1); a dot or outline marks each row's strongest column (the hard link).
+/// viridis scale (dark 0 → yellow 1); a dot marks each row's strongest cell (for words, the hard link).
 public enum AlignmentRenderer {
     // MARK: Terminal
 
@@ -259,7 +259,7 @@ public enum AlignmentRenderer {
             </head>
             <body>
             <h1>\(escape(title))</h1>
-            <p class="note">Rows: target, columns: source. Colour: cross-attention weight (dark 0 … yellow 1); dot: the strongest source for each row (hard link). Word weights are summed over a source word’s pieces and averaged over a target word’s pieces.</p>
+            <p class="note">Rows: target, columns: source. Colour: cross-attention weight (dark 0 … yellow 1); dot: each row’s strongest cell (for words, the hard link; pieces include <code>&lt;/s&gt;</code>). Word weights are summed over a source word’s pieces and averaged over a target word’s pieces.</p>
             \(sections)<script>
             //<![CDATA[ (the page is also well-formed XML)
             for (const section of document.querySelectorAll("section.sentence")) {
@@ -358,7 +358,8 @@ struct Grid {
     var columns: [String]
     /// `[rows][columns]`
     var weights: [[Float]]
-    /// The hard link of each row (nil: no column to link, e.g. a source of special tokens only).
+    /// The column marked in each row: words, the hard link (`Alignment.hardLinks`); pieces, the strongest cell
+    /// (nil: the row has no columns).
     var best: [Int?]
 
     init(_ alignment: Alignment, level: AlignmentLevel) {
@@ -370,12 +371,12 @@ struct Grid {
             best = Array(repeating: nil, count: rows.count)
             for link in alignment.hardLinks { best[link.target] = link.source }
         case .pieces:
-            let columns = alignment.sourcePieces
-            let linkable = columns.indices.filter { !Alignment.specialPieces.contains(columns[$0]) }
             rows = alignment.targetPieces
-            self.columns = columns
+            columns = alignment.sourcePieces
             weights = alignment.pieceMatrix
-            best = alignment.pieceMatrix.map { row in linkable.max { row[$0] < row[$1] } }
+            // Every column is drawn, `</s>` included (a row often attends to it most): the mark goes on the row's
+            // strongest cell, as the colours show it (the first of equal ones).
+            best = weights.map { row in row.indices.max { row[$0] < row[$1] } }
         }
     }
 }

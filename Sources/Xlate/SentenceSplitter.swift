@@ -39,59 +39,60 @@ public struct SentenceSplitter: Sendable {
     public func sentences(in text: String) -> [Range<String.Index>] { sentences(in: text[...]) }
 
     /// The sentences of part of a string, as ranges of the whole string.
+    ///
+    /// The text is walked by its own indices, with no copy of it: a line of megabytes needs no more memory than the
+    /// list of its sentences.
     public func sentences(in text: Substring) -> [Range<String.Index>] {
-        let characters = Array(text)
-        var indices = Array(text.indices)
-        indices.append(text.endIndex)
         var sentences: [Range<String.Index>] = []
-        var start = 0
-        var i = 0
-        func close(_ end: Int) {
-            var first = start
-            var last = end
-            while first < last, characters[first].isWhitespace { first += 1 }
-            while last > first, characters[last - 1].isWhitespace { last -= 1 }
-            if first < last { sentences.append(indices[first]..<indices[last]) }
+        var start = text.startIndex
+        var i = text.startIndex
+        func close(_ end: String.Index) {
+            let sentence = text[start..<end].drop(while: \.isWhitespace)
+            if let last = sentence.lastIndex(where: { !$0.isWhitespace }) {
+                sentences.append(sentence.startIndex..<text.index(after: last))
+            }
         }
-        while i < characters.count {
-            guard Self.isTerminal(characters[i]) else {
-                i += 1
+        while i < text.endIndex {
+            guard Self.isTerminal(text[i]) else {
+                i = text.index(after: i)
                 continue
             }
             var end = i  // past the run of terminal marks, then past closing quotes and brackets
-            while end < characters.count, Self.isTerminal(characters[end]) { end += 1 }
-            let marks = characters[i..<end]
-            while end < characters.count, Self.closing.contains(characters[end]) { end += 1 }
-            if marks.contains(where: Self.cjkTerminals.contains) {
+            while end < text.endIndex, Self.isTerminal(text[end]) { end = text.index(after: end) }
+            let marks = i..<end
+            while end < text.endIndex, Self.closing.contains(text[end]) { end = text.index(after: end) }
+            if text[marks].contains(where: Self.cjkTerminals.contains) {
                 close(end)
                 start = end
-            } else if end < characters.count, Self.isBreakingSpace(characters[end]) {
+            } else if end < text.endIndex, Self.isBreakingSpace(text[end]) {
                 var next = end
-                while next < characters.count, characters[next].isWhitespace { next += 1 }
-                if next < characters.count, endsSentence(characters, marks: marks.indices, next: next) {
+                while next < text.endIndex, text[next].isWhitespace { next = text.index(after: next) }
+                if next < text.endIndex, endsSentence(text, marks: marks, next: next) {
                     close(end)
                     start = next
                 }
             }
             i = end
         }
-        close(characters.count)
+        close(text.endIndex)
         return sentences
     }
 
     /// Whether the terminal marks at `marks` end a sentence, given that the next word starts at `next`.
-    private func endsSentence(_ characters: [Character], marks: Range<Int>, next: Int) -> Bool {
+    private func endsSentence(_ text: Substring, marks: Range<String.Index>, next: String.Index) -> Bool {
         var first = next  // the first character of the next word, past opening quotes and brackets
-        while first < characters.count, Self.opening.contains(characters[first]) { first += 1 }
-        guard first < characters.count else { return true }
-        let following = characters[first]
+        while first < text.endIndex, Self.opening.contains(text[first]) { first = text.index(after: first) }
+        guard first < text.endIndex else { return true }
+        let following = text[first]
         if following.isLowercase { return false }
         // Only a single period can belong to an abbreviation or a number; "?", "!", "..." end the sentence.
-        guard marks.count == 1, characters[marks.lowerBound] == "." else { return true }
+        guard text.index(after: marks.lowerBound) == marks.upperBound, text[marks.lowerBound] == "." else { return true }
         var wordStart = marks.lowerBound
-        while wordStart > 0, !characters[wordStart - 1].isWhitespace { wordStart -= 1 }
-        while wordStart < marks.lowerBound, Self.opening.contains(characters[wordStart]) { wordStart += 1 }
-        let word = String(characters[wordStart..<marks.lowerBound])
+        while wordStart > text.startIndex, !text[text.index(before: wordStart)].isWhitespace {
+            wordStart = text.index(before: wordStart)
+        }
+        while wordStart < marks.lowerBound, Self.opening.contains(text[wordStart]) { wordStart = text.index(after: wordStart) }
+        let word = String(text[wordStart..<marks.lowerBound])
         guard !word.isEmpty else { return true }
         if prefixes.contains(word) { return false }
         if following.isNumber, numericPrefixes.contains(word) { return false }
@@ -109,41 +110,63 @@ public struct SentenceSplitter: Sendable {
     /// least half of the piece; inside a word only when a single word does not fit. The pieces carry no surrounding
     /// whitespace; a piece of one character is kept even if it does not fit (nothing is dropped).
     ///
-    /// `fits` is assumed monotone (a longer text never fits when a shorter one does not), as token counts are.
+    /// `fits` is assumed monotone (a longer text never fits when a shorter one does not), as token counts are. It
+    /// is only asked about texts up to about twice as long as the piece being cut, so the time is linear in the
+    /// length of `range` (the pieces are a model's input, a few thousand characters at most) however long it is.
     public func pieces(of text: String, in range: Range<String.Index>, fits: (Substring) -> Bool) -> [Range<String.Index>] {
         var pieces: [Range<String.Index>] = []
         var start = range.lowerBound
+        var window = Self.firstWindow
         while start < range.upperBound {
-            if fits(text[start..<range.upperBound]) {
-                pieces.append(start..<range.upperBound)
-                break
-            }
-            // Ends of words: where whitespace follows a non-space character.
-            var ends: [String.Index] = []
-            var index = start
-            while index < range.upperBound {
-                let next = text.index(after: index)
-                if next < range.upperBound, !text[index].isWhitespace, text[next].isWhitespace { ends.append(next) }
-                index = next
-            }
-            var end: String.Index
-            if let last = Self.lastFitting(ends, { fits(text[start..<$0]) }) {
-                end = ends[last]
-                let minimum = text.distance(from: start, to: end) / 2
-                if let clause = ends[...last].last(where: { Self.clauseEnd.contains(text[text.index(before: $0)]) }),
-                    text.distance(from: start, to: clause) >= minimum
-                {
-                    end = clause
-                }
-            } else {
-                let characters = Array(text[start..<range.upperBound].indices.dropFirst()) + [range.upperBound]
-                end = Self.lastFitting(characters, { fits(text[start..<$0]) }).map { characters[$0] } ?? characters[0]
-            }
+            let (end, read) = Self.pieceEnd(text, from: start, limit: range.upperBound, window: window, fits: fits)
             pieces.append(start..<end)
+            // The next piece is likely about as long as this one: the window that held this cut likely holds the next.
+            window = read
             start = end
             while start < range.upperBound, text[start].isWhitespace { start = text.index(after: start) }
         }
         return pieces
+    }
+
+    /// Characters read first when looking for the end of a piece; doubled until the window does not fit.
+    private static let firstWindow = 256
+
+    /// The end of the piece of `text` that starts at `start` (see `pieces`), and the length in characters of the
+    /// window that held it. Windows of `window`, 2 × `window`, … characters are tried until one does not fit (or
+    /// reaches `limit` and fits); the cut is then searched inside that window only.
+    private static func pieceEnd(
+        _ text: String, from start: String.Index, limit: String.Index, window: Int, fits: (Substring) -> Bool
+    ) -> (end: String.Index, window: Int) {
+        var length = window
+        var windowEnd = start
+        while true {
+            windowEnd = text.index(start, offsetBy: length, limitedBy: limit) ?? limit
+            if fits(text[start..<windowEnd]) {
+                if windowEnd == limit { return (limit, length) }
+                length *= 2
+            } else {
+                break
+            }
+        }
+        // Ends of words inside the window: where whitespace follows a non-space character.
+        var ends: [String.Index] = []
+        var index = start
+        while index < windowEnd {
+            let next = text.index(after: index)
+            if next < windowEnd, !text[index].isWhitespace, text[next].isWhitespace { ends.append(next) }
+            index = next
+        }
+        if let last = lastFitting(ends, { fits(text[start..<$0]) }) {
+            let minimum = text.distance(from: start, to: ends[last]) / 2
+            if let clause = ends[...last].last(where: { clauseEnd.contains(text[text.index(before: $0)]) }),
+                text.distance(from: start, to: clause) >= minimum
+            {
+                return (clause, length)
+            }
+            return (ends[last], length)
+        }
+        let characters = Array(text[start..<windowEnd].indices.dropFirst())
+        return (lastFitting(characters, { fits(text[start..<$0]) }).map { characters[$0] } ?? text.index(after: start), length)
     }
 
     /// The last position of `candidates` (in increasing order) for which the monotone `fits` holds, by bisection.

@@ -229,6 +229,12 @@ public struct TranslationOptions: Sendable, Equatable {
     /// Translate each text sentence by sentence (`SentenceSplitter`), cutting a sentence longer than the model's
     /// positions at safe boundaries, and rejoin the translations with the source's whitespace. Off by default: a
     /// text is then one segment, truncated (and reported) if too long, as transformers does.
+    ///
+    /// Pieces with no letter in any script (emoji, symbols, digits, punctuation alone), and emoji at the start or
+    /// end of a sentence, are copied rather than translated. With `numReturnSequences` > 1, a text's n-best list is
+    /// the best combinations of its sentences' n-best lists by the sum of their scores: the first is every
+    /// sentence's best, the next ones change one sentence at a time (each hypothesis's `score` is still that of the
+    /// whole text as one sequence).
     public var splitSentences: Bool = false
     /// Text put before every segment before tokenizing: a T5 task prefix ("translate English to German: ",
     /// "summarize: "; see `Translator.translationPrefix`), or any text a model expects first. Its tokens are left
