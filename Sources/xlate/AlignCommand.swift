@@ -90,14 +90,11 @@ struct AlignCommand: ParsableCommand {
             .options(for: translator, source: selection.source, target: selection.target)
         options.splitSentences = false  // one map per line, whatever it holds
         let isDefault = layer == nil && heads == nil
-        let fallback = try alignmentRequest(translator)
+        let fallback = try translator.defaultAlignmentRequest
         let request = CrossAttentionRequest(
             layer: layer ?? fallback.layer, heads: try headList() ?? (layer == nil ? fallback.heads : nil))
         options.decoding.crossAttention = request
-        do { try options.validate(for: translator.model) } catch {
-            printError(error.localizedDescription)
-            throw ExitCode(Exit.usage)
-        }
+        try options.validate(for: translator.model)
         if sentences.isEmpty {
             if !quiet { printError("nothing to align: no non-blank sentence given") }
             return
@@ -169,22 +166,14 @@ struct AlignCommand: ParsableCommand {
         defer { repairedLines.summarize("had invalid UTF-8", print: warn) }
         let inputs = texts.isEmpty ? input.paths : []
         for path in inputs {
-            do {
-                let reader = try LineReader(path: path, strict: input.strictInput)
-                while true {
-                    let chunk = try reader.nextLines(1024)
-                    if chunk.isEmpty { break }
-                    for number in reader.takeRepairedLines() {
-                        repairedLines.add(invalidUTF8Warning((inputs.count > 1 ? "\(path), line " : "line ") + "\(number)"), print: warn)
-                    }
-                    lines += chunk
+            let reader = try LineReader(path: path, strict: input.strictInput)
+            while true {
+                let chunk = try reader.nextLines(1024)
+                if chunk.isEmpty { break }
+                for number in reader.takeRepairedLines() {
+                    repairedLines.add(invalidUTF8Warning((inputs.count > 1 ? "\(path), line " : "line ") + "\(number)"), print: warn)
                 }
-            } catch let error as LineReader.InvalidUTF8 {
-                printError(error.message)
-                throw ExitCode(Exit.badInput)
-            } catch let error as ReadFailure {
-                printError(error.message)
-                throw ExitCode(Exit.badInput)
+                lines += chunk
             }
         }
         return lines.filter { !$0.allSatisfy(\.isWhitespace) }
@@ -192,14 +181,9 @@ struct AlignCommand: ParsableCommand {
 
     /// Writes `text` to `path` (nil: stdout) as `xlate -o` writes: see `OutputSink`.
     private func write(_ text: String, to path: String?) throws {
-        var sink: OutputSink?
-        do {
-            sink = try OutputSink(path: path)
-            try sink?.write(text)
-            try sink?.commit()
-        } catch {
-            throw ExitCode(exitStatus(after: error, sink: sink))
-        }
+        let sink = try OutputSink(path: path)
+        do { try sink.write(text) } catch { throw sink.abandon(after: error) }
+        try sink.commitOrAbandon()
         if let path, !quiet { printError("wrote \(path)") }
     }
 
@@ -228,15 +212,6 @@ struct AlignCommand: ParsableCommand {
 }
 
 extension AlignmentLevel: ExpressibleByArgument {}
-
-/// The cross-attention to align with by default (`Translator.defaultAlignmentRequest`), or exit 3 when the model
-/// folder names alignment heads it does not have.
-func alignmentRequest(_ translator: Translator) throws -> CrossAttentionRequest {
-    do { return try translator.defaultAlignmentRequest } catch {
-        printError(error.localizedDescription)
-        throw ExitCode(Exit.badModel)
-    }
-}
 
 /// `--align hard|soft|P`: which alignment to print with each translation.
 enum AlignmentOutput {

@@ -2,11 +2,6 @@ import ArgumentParser
 import Foundation
 import Xlate
 
-extension Exit {
-    /// Network, access, checksum and offline failures of `xlate download` and `--download`.
-    static let downloadFailed: Int32 = 5
-}
-
 struct DownloadCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "download",
@@ -71,9 +66,8 @@ func downloadedModelForPair(source: String?, target: String?, quiet: Bool) throw
     }
 }
 
-/// Downloads with a progress line and a summary on stderr, or prints the error (and `hint` when the repository does
-/// not exist) and exits with its status (2: no such repository or revision, 5: the download failed, 64: a bad
-/// repository id or HF_ENDPOINT).
+/// Downloads with a progress line and a summary on stderr, or throws the `HubError` (after saying `hint` when the
+/// repository does not exist; `Failure` gives the status).
 func downloadModel(_ repository: String, revision: String, quiet: Bool, ifNotFound hint: String? = nil) throws -> HubDownload {
     let progress = DownloadProgress.make(quiet: quiet)
     let result = waitFor { () async throws(HubError) -> HubDownload in
@@ -85,13 +79,8 @@ func downloadModel(_ repository: String, revision: String, quiet: Bool, ifNotFou
         if !quiet { printError(summary(download)) }
         return download
     case .failure(let error):
-        printError(error.localizedDescription)
         if case .repositoryNotFound = error, let hint { printError(hint) }
-        switch error {
-        case .repositoryNotFound, .revisionNotFound: throw ExitCode(Exit.modelNotFound)
-        case .invalidRepositoryID, .configuration: throw ExitCode(Exit.usage)
-        default: throw ExitCode(Exit.downloadFailed)
-        }
+        throw error
     }
 }
 

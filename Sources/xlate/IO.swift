@@ -49,7 +49,7 @@ enum StandardStreams {
     }()
 
     /// Call first in a command's run(), before anything opens a file. Also makes a reader that goes away (`| head -1`)
-    /// an EPIPE write error, so that xlate ends on its own terms (see `exitStatus(after:)`) rather than by SIGPIPE.
+    /// an EPIPE write error, so that xlate ends on its own terms (see `Failure`) rather than by SIGPIPE.
     static func prepare() {
         _ = closed
         signal(SIGPIPE, SIG_IGN)
@@ -382,15 +382,20 @@ final class OutputSink {
     }
 }
 
-/// What to do after `failure`: the exit status (`Exit.cannotWrite`), after saying why on stderr; or, when the reader
-/// went away (`xlate ... | head -1`), 128 + SIGPIPE without a word, as a program killed by SIGPIPE ends. `sink` (the
-/// output that failed) gives up its temporary file, so that a regular file stays as it was.
-func exitStatus(after failure: WriteFailure, sink: OutputSink?) -> Int32 {
-    let leftAlone = sink?.replacesFile == true
-    sink?.discard()
-    if failure.code == EPIPE { return 128 + SIGPIPE }
-    printError(failure.message + (leftAlone ? "; \(failure.output) is left as it was" : ""))
-    return Exit.cannotWrite
+extension OutputSink {
+    /// Gives the output up after `failure`: the temporary file goes, so that a regular file stays as it was, and the
+    /// failure says so.
+    func abandon(after failure: WriteFailure) -> WriteFailure {
+        var failure = failure
+        if replacesFile { failure.reason += "; \(failure.output) is left as it was" }
+        discard()
+        return failure
+    }
+
+    /// `commit()`, or `abandon(after:)` when it fails.
+    func commitOrAbandon() throws(WriteFailure) {
+        do { try commit() } catch { throw abandon(after: error) }
+    }
 }
 
 /// A message when an input is the output file (same device and inode, however named: another path, a hard link,

@@ -98,34 +98,26 @@ struct LineTranslation {
         if nbest > options.decoding.numBeams, decoding.beam == nil { options.decoding.numBeams = nbest }
         options.decoding.returnTokenScores = scores || format == .json
         options.splitSentences = split == .sentence
-        if align != nil { options.decoding.crossAttention = try alignmentRequest(translator) }
-        do {
-            try options.validate(for: translator.model)
-        } catch {
-            printError(error.localizedDescription)
-            throw ExitCode(Exit.usage)
-        }
+        if align != nil { options.decoding.crossAttention = try translator.defaultAlignmentRequest }
+        try options.validate(for: translator.model)
 
-        let sink: OutputSink
-        do { sink = try OutputSink(path: output.output) } catch {
-            throw ExitCode(exitStatus(after: error, sink: nil))
-        }
+        let sink = try OutputSink(path: output.output)
         interrupt.deleteOnForcedExit(sink.temporaryPath)
         do {
             try translateInputs(translator, options: options, into: sink, interrupt: interrupt)
         } catch let failure as WriteFailure {
-            throw ExitCode(exitStatus(after: failure, sink: sink))
+            throw sink.abandon(after: failure)
         } catch {
             // Stopped by bad input or a signal: the complete lines written so far are kept.
-            do { try sink.commit() } catch { throw ExitCode(exitStatus(after: error, sink: sink)) }
+            try sink.commitOrAbandon()
             throw error
         }
-        do { try sink.commit() } catch { throw ExitCode(exitStatus(after: error, sink: sink)) }
+        try sink.commitOrAbandon()
     }
 
     /// Translates every input into `sink`, chunk by chunk, with warnings about single lines on stderr. Throws
-    /// `ExitCode` for bad input (after writing the lines before it) and when interrupted (after writing the lines
-    /// translated), `WriteFailure` when the output fails.
+    /// `ReadFailure` or `LineReader.InvalidUTF8` for bad input (after writing the lines before it), `ExitCode` when
+    /// interrupted (after writing the lines translated), `WriteFailure` when the output fails.
     private func translateInputs(
         _ translator: Translator, options: TranslationOptions, into sink: OutputSink, interrupt: Interrupt
     ) throws {
@@ -152,25 +144,12 @@ struct LineTranslation {
             repairedLines.summarize("had invalid UTF-8", print: warn)
         }
         for path in inputs {
-            let reader: LineReader
-            do { reader = try LineReader(path: path, strict: input.strictInput, wakeup: interrupt.wakeup) } catch {
-                progress?.clear()
-                printError(error.message)
-                throw ExitCode(Exit.badInput)
-            }
+            let reader = try LineReader(path: path, strict: input.strictInput, wakeup: interrupt.wakeup)
             func lineName(_ number: Int) -> String { (inputs.count > 1 ? "\(path), line " : "line ") + "\(number)" }
             var linesDone = 0
             while true {
                 let chunk: [String]
-                do { chunk = try reader.nextLines(chunkSize) } catch let error as LineReader.InvalidUTF8 {
-                    progress?.clear()
-                    printError(error.message)
-                    throw ExitCode(Exit.badInput)
-                } catch let error as ReadFailure {
-                    progress?.clear()
-                    printError(error.message)
-                    throw ExitCode(Exit.badInput)
-                } catch let error as LineReader.Interrupted {
+                do { chunk = try reader.nextLines(chunkSize) } catch let error as LineReader.Interrupted {
                     throw stop(interrupt.signal ?? SIGINT, unfinishedLine: error.unfinishedLine)
                 }
                 if chunk.isEmpty { break }

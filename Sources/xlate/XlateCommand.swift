@@ -2,15 +2,6 @@ import ArgumentParser
 import Foundation
 import Xlate
 
-/// Exit statuses, documented in `--help` and the README.
-enum Exit {
-    static let cannotWrite: Int32 = 1
-    static let modelNotFound: Int32 = 2
-    static let badModel: Int32 = 3
-    static let badInput: Int32 = 4
-    static let usage: Int32 = 64  // swift-argument-parser's status for usage errors (EX_USAGE)
-}
-
 /// `xlate --version` text: the version, the matrix-product path, the OpenBLAS kernel and how it was chosen, the
 /// default thread count.
 func versionText() -> String {
@@ -24,7 +15,7 @@ func versionText() -> String {
         """
 }
 
-/// Loads the model that `--model DIR` or `--src/--tgt` chose, or exits with the documented status.
+/// Loads the model that `--model DIR` or `--src/--tgt` chose.
 func loadTranslator(
     model: String?, source: String?, target: String?, computeType: ComputeType = .float32
 ) throws -> Translator {
@@ -35,17 +26,8 @@ func loadTranslator(
     if model == nil, source == nil {
         throw ValidationError("choose a model: --src LANG --tgt LANG, or --model DIR (see 'xlate models')")
     }
-    do {
-        if let model { return try Translator(modelAt: URL(fileURLWithPath: model), computeType: computeType) }
-        return try Translator(source: source!, target: target!, computeType: computeType)
-    } catch let error as ModelNotFound {
-        printError(error.localizedDescription)
-        throw ExitCode(Exit.modelNotFound)
-    } catch let error as ModelError {
-        printError(error.localizedDescription)
-        if case .missingFile(let path, _) = error, path.hasSuffix(model ?? "\u{0}") { throw ExitCode(Exit.modelNotFound) }
-        throw ExitCode(Exit.badModel)
-    }
+    if let model { return try Translator(modelAt: URL(fileURLWithPath: model), computeType: computeType) }
+    return try Translator(source: source!, target: target!, computeType: computeType)
 }
 
 /// With `--model DIR`, `--src/--tgt` name the languages of the input (the sentence splitter's rules; a T5 model's

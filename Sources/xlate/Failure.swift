@@ -1,0 +1,76 @@
+import ArgumentParser
+import Foundation
+import Xlate
+
+/// Exit statuses, documented in `--help` and the README ("Exit status").
+enum Exit {
+    static let cannotWrite: Int32 = 1
+    static let modelNotFound: Int32 = 2
+    static let badModel: Int32 = 3
+    static let badInput: Int32 = 4
+    static let downloadFailed: Int32 = 5
+    static let usage: Int32 = 64  // swift-argument-parser's status for usage errors (EX_USAGE)
+}
+
+/// The one place where an error from the library or the CLI's own input and output becomes a message on stderr and
+/// an exit status. Commands let such errors propagate; `Translate.main` reports them. Usage errors, `--help` and
+/// `ExitCode` (statuses already reported, signals) stay swift-argument-parser's.
+enum Failure {
+    /// The exit status for `error`; nil for the errors swift-argument-parser reports itself.
+    static func status(of error: any Error) -> Int32? {
+        switch error {
+        case is ModelNotFound:
+            return Exit.modelNotFound
+        case let error as ModelError:
+            switch error {
+            case .missingFolder, .notAFolder: return Exit.modelNotFound
+            case .outputExists: return Exit.usage
+            case .unwritableFile: return Exit.cannotWrite
+            default: return Exit.badModel
+            }
+        case is DecodingError:
+            return Exit.usage  // options out of range; the model's own (generation_config.json) are ModelErrors
+        case let error as HubError:
+            switch error {
+            case .repositoryNotFound, .revisionNotFound: return Exit.modelNotFound
+            case .invalidRepositoryID, .configuration: return Exit.usage
+            default: return Exit.downloadFailed
+            }
+        case let error as WriteFailure:
+            // The reader went away (`xlate ... | head -1`): end as a program killed by SIGPIPE does.
+            return error.code == EPIPE ? 128 + SIGPIPE : Exit.cannotWrite
+        case is ReadFailure, is LineReader.InvalidUTF8:
+            return Exit.badInput
+        case is XlateCoreError:
+            return Exit.badModel  // OpenBLAS missing; address space for the decoder's caches refused
+        default:
+            return nil
+        }
+    }
+
+    /// What stderr says for `error` (after "xlate: "); nil: nothing (a reader that went away wants no message).
+    static func message(of error: any Error) -> String? {
+        switch error {
+        case let error as WriteFailure: return error.code == EPIPE ? nil : error.message
+        case let error as ReadFailure: return error.message
+        case let error as LineReader.InvalidUTF8: return error.message
+        default: return error.localizedDescription
+        }
+    }
+}
+
+extension Translate {
+    /// Parses the command line and runs the command, reporting errors through `Failure`.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            if let status = Failure.status(of: error) {
+                if let message = Failure.message(of: error) { printError(message) }
+                Foundation.exit(status)
+            }
+            exit(withError: error)
+        }
+    }
+}
