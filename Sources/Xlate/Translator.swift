@@ -41,10 +41,7 @@ public final class Translator: Sendable {
         if GEMMPath.current == .openBLAS, computeType == .float32 { _ = try BLAS.info() }
         self.directory = directory
         self.computeType = computeType
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw ModelError.missingFile(path: directory.path, hint: "Pass the folder that holds config.json and the weights.")
-        }
+        try ModelFolder.check(directory)
         architecture = try ModelArchitecture(directory: directory)
         (model, tokenizer) = try architecture.load(directory: directory, computeType: computeType)
         let generation = try GenerationDefaults(modelDirectory: directory)

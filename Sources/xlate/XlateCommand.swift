@@ -42,8 +42,10 @@ func loadTranslator(
         throw ExitCode(Exit.modelNotFound)
     } catch let error as ModelError {
         printError(error.localizedDescription)
-        if case .missingFile(let path, _) = error, path.hasSuffix(model ?? "\u{0}") { throw ExitCode(Exit.modelNotFound) }
-        throw ExitCode(Exit.badModel)
+        switch error {
+        case .missingFolder, .notAFolder: throw ExitCode(Exit.modelNotFound)
+        default: throw ExitCode(Exit.badModel)
+        }
     }
 }
 
