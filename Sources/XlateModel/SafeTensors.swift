@@ -104,17 +104,28 @@ final class SafeTensorsFile: @unchecked Sendable {
         dataStart = 8 + headerLength
         let dataLength = bytes.count - dataStart
         let headerData = Data(bytes[8..<dataStart])
-        guard let header = JSONValue.parse(headerData)?.objectValue else {
-            throw .invalidSafetensors(path: path, reason: "header is not a JSON object")
+        // As strict as the reference parser: a name given twice or a dimension written `2.0` is refused, not guessed.
+        let header: [String: JSONValue]
+        switch StrictJSON.parse(headerData) {
+        case .failure(.duplicateKey(let key)):
+            throw .invalidSafetensors(path: path, reason: "the header has the key '\(key)' twice")
+        case .failure(.malformed(let offset)):
+            throw .invalidSafetensors(path: path, reason: "the header is not valid JSON (at byte \(8 + offset) of the file)")
+        case .success(let value):
+            guard let object = value.objectValue else { throw .invalidSafetensors(path: path, reason: "header is not a JSON object") }
+            header = object
         }
         var entries: [String: Entry] = [:]
         for (name, value) in header where name != "__metadata__" {
-            guard let object = value.objectValue,
-                let dtype = object["dtype"]?.stringValue,
-                let shape = object["shape"]?.intArray,
-                let offsets = object["data_offsets"]?.intArray, offsets.count == 2
-            else {
-                throw .invalidSafetensors(path: path, reason: "entry '\(name)' lacks dtype, shape or data_offsets")
+            guard let object = value.objectValue, let dtype = object["dtype"]?.stringValue else {
+                throw .invalidSafetensors(path: path, reason: "entry '\(name)' has no dtype string")
+            }
+            guard let shape = object["shape"]?.intArray else {
+                throw .invalidSafetensors(path: path, reason: "tensor '\(name)' has no shape of integers (got \(object["shape"] ?? .null))")
+            }
+            guard let offsets = object["data_offsets"]?.intArray, offsets.count == 2 else {
+                throw .invalidSafetensors(
+                    path: path, reason: "tensor '\(name)' has no data_offsets of two integers (got \(object["data_offsets"] ?? .null))")
             }
             let (begin, end) = (offsets[0], offsets[1])
             guard begin >= 0, begin <= end, end <= dataLength else {
