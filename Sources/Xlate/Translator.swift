@@ -55,7 +55,8 @@ public final class Translator: Sendable {
         // Values out of range in generation_config.json are the model folder's fault, not the caller's options'.
         do { try defaults.validate(for: model) } catch {
             throw ModelError.invalidConfig(
-                path: directory.appendingPathComponent("generation_config.json").path, reason: error.localizedDescription)
+                path: generation.path ?? directory.appendingPathComponent("generation_config.json").path,
+                reason: error.setting.map { "\"\($0)\" is out of range: \(error.message)." } ?? error.localizedDescription)
         }
         defaultOptions = TranslationOptions(decoding: defaults)
     }
