@@ -148,7 +148,15 @@ public final class Translator: Sendable {
             while let b = translated.claim() {
                 let batch = batches[b]
                 let encoded = model.encode(batch.map(\.source.ids))
-                let hypotheses = strategy.search(model: model, encoded: encoded, options: options.decoding)
+                let hypotheses: [[Hypothesis]]
+                do throws(XlateCoreError) {
+                    hypotheses = try encoded.inParts { part, _ throws(XlateCoreError) in
+                        try strategy.search(model: model, encoded: part, options: options.decoding)
+                    }
+                } catch {
+                    translated.fail(error)
+                    return
+                }
                 translated.store(zip(batch, hypotheses).map { input, nbest in
                     makeTranslation(
                         source: texts[input.index], tokens: input.source, truncated: input.truncated, nbest: nbest,
@@ -158,7 +166,7 @@ public final class Translator: Sendable {
                 progress?(batch.count, total)
             }
         }
-        for (batch, translations) in zip(batches, translated.values) {
+        for (batch, translations) in zip(batches, try translated.values()) {
             for (input, translation) in zip(batch, translations) { results[input.index] = translation }
         }
         return results.map { $0! }
@@ -270,13 +278,14 @@ final class ParallelResults<Value>: @unchecked Sendable {
     private let lock = NSLock()
     private var next = 0
     private var slots: [Value?]
+    private var failure: XlateCoreError?
 
     init(count: Int) { slots = Array(repeating: nil, count: count) }
 
-    /// The next unclaimed item, or nil when all are taken.
+    /// The next unclaimed item, or nil when all are taken or an item failed.
     func claim() -> Int? {
         lock.withLock {
-            guard next < slots.count else { return nil }
+            guard next < slots.count, failure == nil else { return nil }
             defer { next += 1 }
             return next
         }
@@ -286,6 +295,16 @@ final class ParallelResults<Value>: @unchecked Sendable {
         lock.withLock { slots[index] = value }
     }
 
-    /// All results; call after every worker has finished.
-    var values: [Value] { lock.withLock { slots.map { $0! } } }
+    /// Records that an item failed: no further item is handed out, and `values()` throws `error`.
+    func fail(_ error: XlateCoreError) {
+        lock.withLock { failure = failure ?? error }
+    }
+
+    /// All results, or the first failure; call after every worker has finished.
+    func values() throws(XlateCoreError) -> [Value] {
+        lock.lock()
+        defer { lock.unlock() }
+        if let failure { throw failure }
+        return slots.map { $0! }
+    }
 }

@@ -188,7 +188,12 @@ struct Translate: ParsableCommand {
                     throw ExitCode(128 + number)
                 }
                 progress?.begin(chunk)
-                let translations = try translator.translate(chunk, options: options, progress: progress?.advance)
+                let translations: [Translation]
+                do { translations = try translator.translate(chunk, options: options, progress: progress?.advance) } catch let error as XlateCoreError {
+                    progress?.clear()
+                    printError(error.localizedDescription)
+                    throw ExitCode(Exit.outOfMemory)
+                }
                 for (offset, translation) in translations.enumerated() {
                     let line = (inputs.count > 1 ? "\(path), line " : "line ") + "\(linesDone + offset + 1)"
                     if translation.truncatedSourceTokens > 0, !quiet {

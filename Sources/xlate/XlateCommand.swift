@@ -8,6 +8,9 @@ enum Exit {
     static let badModel: Int32 = 3
     static let badInput: Int32 = 4
     static let usage: Int32 = 64  // swift-argument-parser's status for usage errors (EX_USAGE)
+    /// The decoder's cache could not be reserved even for one sentence (an address-space limit): EX_OSERR, the
+    /// system refused a resource; neither the model nor the input is at fault.
+    static let outOfMemory: Int32 = 71
 }
 
 /// `xlate --version` text: the version, the matrix-product path, the OpenBLAS kernel and how it was chosen, the
