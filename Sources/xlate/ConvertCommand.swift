@@ -22,7 +22,8 @@ struct ConvertCommand: ParsableCommand {
               xlate convert --force ~/models/opus-mt-en-ro    # replace model.safetensors
 
             EXIT STATUS
-              0 written · 1 cannot write · 2 no pytorch_model.bin · 3 bad or refused .bin
+              0 written · 1 cannot write · 2 no such folder, or no pytorch_model.bin in it
+              3 bad or refused .bin (also: one whose state dict holds no tensors)
               64 model.safetensors exists (use --force) or usage error
             """)
 
@@ -36,6 +37,10 @@ struct ConvertCommand: ParsableCommand {
         let folder = URL(fileURLWithPath: directory)
         let source = folder.appendingPathComponent("pytorch_model.bin").path
         let destination = folder.appendingPathComponent("model.safetensors").path
+        do { try ModelFolder.check(folder) } catch {
+            printError(error.localizedDescription)
+            throw ExitCode(Exit.modelNotFound)
+        }
         guard FileManager.default.fileExists(atPath: source) else {
             printError(ModelError.missingFile(path: source, hint: "xlate convert reads a folder's pytorch_model.bin.").localizedDescription)
             throw ExitCode(Exit.modelNotFound)

@@ -130,6 +130,14 @@ extension CLITests {
             #expect(Date().timeIntervalSince(started) < 20)
         }
 
+        /// Item 15: `xlate convert FILE` said "FILE/pytorch_model.bin: file not found".
+        @Test func convertOfAFileSaysItIsNotAFolder() throws {
+            let file = CLI.repoRoot.appendingPathComponent(CLI.enDe + "/config.json").path
+            let result = try CLI.run(["convert", file])
+            #expect(result.status == 2, "stderr: \(result.stderr)")
+            #expect(result.stderr.contains("\(file): is a regular file, not a model folder."), "stderr: \(result.stderr)")
+        }
+
         /// Item 16: a pickle holding an empty state dict was converted to an empty model.safetensors (exit 0).
         @Test func convertRefusesAStateDictWithoutTensors() throws {
             try withTemporaryDirectory { directory in
