@@ -92,7 +92,7 @@ struct AlignCommand: ParsableCommand {
             layer: layer ?? fallback.layer, heads: try headList() ?? (layer == nil ? fallback.heads : nil))
         options.decoding.crossAttention = request
         do { try options.validate(for: translator.model) } catch {
-            printError(error.localizedDescription)
+            printError(usageMessage(error))
             throw ExitCode(Exit.usage)
         }
         if sentences.isEmpty {

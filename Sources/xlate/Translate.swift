@@ -142,7 +142,7 @@ struct Translate: ParsableCommand {
         do {
             try options.validate(for: translator.model)
         } catch {
-            printError(error.localizedDescription)
+            printError(usageMessage(error))
             throw ExitCode(Exit.usage)
         }
 

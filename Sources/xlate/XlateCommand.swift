@@ -54,6 +54,22 @@ func loadTranslator(
 
 extension ComputeType: ExpressibleByArgument {}
 
+/// The option that sets each `generation_config.json` key, to name it in usage errors.
+private let optionForSetting = [
+    "num_beams": "--beam", "num_return_sequences": "--nbest", "max_length": "--max-length",
+    "length_penalty": "--length-penalty", "no_repeat_ngram_size": "--no-repeat-ngram",
+    "repetition_penalty": "--repetition-penalty",
+]
+
+/// An options error in the words of the command line: "--beam: the beam size must be <= 256, got 100000." when the
+/// setting at fault is one an option sets, else the error's own message.
+func usageMessage(_ error: any Error) -> String {
+    guard let error = error as? DecodingError, let option = error.setting.flatMap({ optionForSetting[$0] }) else {
+        return error.localizedDescription
+    }
+    return "\(option): \(error.message)."
+}
+
 /// Writes a message to standard error.
 func printError(_ message: String) {
     FileHandle.standardError.write(Data("xlate: \(message)\n".utf8))

@@ -125,7 +125,7 @@ extension CLITests {
             let started = Date()
             let result = try CLI.run(["--model", CLI.enDe, "--beam", "100000"], input: "The cat sleeps.\n", timeout: 30)
             #expect(result.status == 64, "stderr: \(result.stderr)")
-            #expect(result.stderr.contains("the beam size must be <= 256, got 100000"), "stderr: \(result.stderr)")
+            #expect(result.stderr.contains("xlate: --beam: the beam size must be <= 256, got 100000."), "stderr: \(result.stderr)")
             #expect(result.stdout.isEmpty)
             #expect(Date().timeIntervalSince(started) < 20)
         }
