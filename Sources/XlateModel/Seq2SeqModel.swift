@@ -188,8 +188,9 @@ public struct DecoderState: ~Copyable, Sendable {
 
     /// Floats per position in the self-attention cache (heads × head size).
     let width: Int
-    /// Positions per row in the cache: the model's longest target. The caches are reserved, not allocated
-    /// (`ReservedFloats`): a row costs memory only for the positions written, so nothing is ever copied to grow them.
+    /// Positions per row in the cache: the longest target the search allows (at most the model's). The caches are
+    /// reserved, not allocated (`ReservedFloats`): a row costs memory only for the positions written, so nothing is
+    /// ever copied to grow them.
     let capacity: Int
     var maxLength: Int { capacity }
     let maxRows: Int
