@@ -19,29 +19,49 @@ static void write_error(const std::string &message, char *error, size_t capacity
     error[n] = '\0';
 }
 
-extern "C" spm_processor *spm_load(const char *path, char *error, size_t error_capacity) {
-    auto *processor = new (std::nothrow) spm_processor();
-    if (processor == nullptr) {
-        write_error("out of memory", error, error_capacity);
-        return nullptr;
-    }
-    auto status = processor->impl.Load(path);
-    if (!status.ok()) {
+// Every entry point catches what the library may throw (std::bad_alloc, std::ios_base::failure, protobuf's
+// errors): an exception crossing into Swift would abort the process.
+
+extern "C" int spm_load_serialized(const char *bytes, size_t length, spm_processor **out, char *error,
+                                   size_t error_capacity) {
+    spm_processor *processor = nullptr;
+    int result = SPM_INVALID;
+    try {
+        processor = new spm_processor();
+        auto status = processor->impl.LoadFromSerializedProto(absl::string_view(length == 0 ? "" : bytes, length));
+        if (status.ok()) {
+            *out = processor;
+            return SPM_LOADED;
+        }
         write_error(status.ToString(), error, error_capacity);
-        delete processor;
-        return nullptr;
+    } catch (const std::bad_alloc &) {
+        write_error("out of memory", error, error_capacity);
+        result = SPM_OUT_OF_MEMORY;
+    } catch (const std::exception &e) {
+        write_error(e.what(), error, error_capacity);
+    } catch (...) {
+        write_error("unknown C++ exception", error, error_capacity);
     }
-    return processor;
+    delete processor;
+    return result;
 }
 
 extern "C" void spm_free(spm_processor *processor) { delete processor; }
 
 extern "C" int32_t spm_piece_count(const spm_processor *processor) {
-    return processor->impl.GetPieceSize();
+    try {
+        return processor->impl.GetPieceSize();
+    } catch (...) {
+        return 0;
+    }
 }
 
 extern "C" const char *spm_id_to_piece(const spm_processor *processor, int32_t id) {
-    return processor->impl.IdToPiece(id).c_str();
+    try {
+        return processor->impl.IdToPiece(id).c_str();
+    } catch (...) {
+        return "";
+    }
 }
 
 extern "C" int spm_encode_pieces(const spm_processor *processor, const char *text, size_t length,
@@ -76,6 +96,9 @@ extern "C" int spm_encode_pieces(const spm_processor *processor, const char *tex
     } catch (const std::exception &e) {
         write_error(e.what(), error, error_capacity);
         return 1;
+    } catch (...) {
+        write_error("unknown C++ exception", error, error_capacity);
+        return 1;
     }
 }
 
@@ -100,6 +123,9 @@ extern "C" int spm_decode_pieces(const spm_processor *processor, const char *con
         return 0;
     } catch (const std::exception &e) {
         write_error(e.what(), error, error_capacity);
+        return 1;
+    } catch (...) {
+        write_error("unknown C++ exception", error, error_capacity);
         return 1;
     }
 }

@@ -12,7 +12,7 @@ extension Translator {
     func translateSplitting(
         _ texts: [String], options: TranslationOptions, progress: (@Sendable (Int, Int) -> Void)?,
         shouldStop: (@Sendable () -> Bool)?
-    ) throws(TranslationStopped) -> [Translation] {
+    ) throws -> [Translation] {
         let splitter = SentenceSplitter(language: options.sourceLanguage ?? sourceLanguage)
         let segmented = texts.map { segment($0, splitter: splitter) }
         let translations: [Translation?]
@@ -20,7 +20,7 @@ extension Translator {
         do {
             translations = try translateSegments(
                 segmented.flatMap(\.translatedPieces), options: options, progress: progress, shouldStop: shouldStop)
-        } catch {
+        } catch let error as TranslationStopped {
             translations = error.translations
             stopped = true
         }

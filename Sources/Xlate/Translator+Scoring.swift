@@ -85,9 +85,17 @@ extension Translator {
             while let b = scored.claim() {
                 let batch = batches[b]
                 let encoded = model.encode(batch.map(\.source.ids))
-                let hypotheses = ForcedDecoding().score(
-                    model: model, encoded: encoded, targets: batch.map(\.target.ids), options: options.decoding,
-                    distribution: distribution)
+                let hypotheses: [Hypothesis]
+                do throws(XlateCoreError) {
+                    hypotheses = try encoded.inParts { part, sentences throws(XlateCoreError) in
+                        try ForcedDecoding().score(
+                            model: model, encoded: part, targets: batch[sentences].map(\.target.ids), options: options.decoding,
+                            distribution: distribution)
+                    }
+                } catch {
+                    scored.fail(error)
+                    return
+                }
                 scored.store(zip(batch, hypotheses).map { input, hypothesis in
                     let tokenScores = hypothesis.tokenScores!
                     return TranslationScore(
@@ -99,7 +107,7 @@ extension Translator {
             }
         }
         var results = [TranslationScore?](repeating: nil, count: pairs.count)
-        for (batch, scores) in zip(batches, scored.values) {
+        for (batch, scores) in zip(batches, try scored.values()) {
             for (input, score) in zip(batch, scores) { results[input.index] = score }
         }
         return results.map { $0! }

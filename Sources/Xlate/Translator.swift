@@ -41,10 +41,7 @@ public final class Translator: Sendable {
         if GEMMPath.current == .openBLAS, computeType == .float32 { _ = try BLAS.info() }
         self.directory = directory
         self.computeType = computeType
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw ModelError.missingFile(path: directory.path, hint: "Pass the folder that holds config.json and the weights.")
-        }
+        try ModelFolder.check(directory)
         architecture = try ModelArchitecture(directory: directory)
         (model, tokenizer) = try architecture.load(directory: directory, computeType: computeType)
         let generation = try GenerationDefaults(modelDirectory: directory)
@@ -58,7 +55,8 @@ public final class Translator: Sendable {
         // Values out of range in generation_config.json are the model folder's fault, not the caller's options'.
         do { try defaults.validate(for: model) } catch {
             throw ModelError.invalidConfig(
-                path: directory.appendingPathComponent("generation_config.json").path, reason: error.localizedDescription)
+                path: generation.path ?? directory.appendingPathComponent("generation_config.json").path,
+                reason: error.setting.map { "\"\($0)\" is out of range: \(error.message)." } ?? error.localizedDescription)
         }
         defaultOptions = TranslationOptions(decoding: defaults)
     }
@@ -137,11 +135,12 @@ public final class Translator: Sendable {
     }
 
     /// Translates each text as one segment (options already validated), with `strategy` or the one the options
-    /// choose; `shouldStop` as in `translate(_:options:progress:shouldStop:)`.
+    /// choose; `shouldStop` as in `translate(_:options:progress:shouldStop:)`. Throws `TranslationStopped` when
+    /// stopped, `XlateCoreError.cannotReserve` when even one sentence's decoder caches cannot be reserved.
     func translateSegments(
         _ texts: [String], options: TranslationOptions, progress: (@Sendable (Int, Int) -> Void)?,
         strategy: (any SearchStrategy)? = nil, shouldStop: (@Sendable () -> Bool)? = nil
-    ) throws(TranslationStopped) -> [Translation] {
+    ) throws -> [Translation] {
         let strategy = strategy ?? searchStrategy(for: options.decoding)
         var results = [Translation?](repeating: nil, count: texts.count)
         var inputs: [(index: Int, source: TokenizedText, truncated: Int, prefixLength: Int)] = []
@@ -167,7 +166,15 @@ public final class Translator: Sendable {
             while shouldStop?() != true, let b = translated.claim() {
                 let batch = batches[b]
                 let encoded = model.encode(batch.map(\.source.ids))
-                let hypotheses = strategy.search(model: model, encoded: encoded, options: options.decoding)
+                let hypotheses: [[Hypothesis]]
+                do throws(XlateCoreError) {
+                    hypotheses = try encoded.inParts { part, _ throws(XlateCoreError) in
+                        try strategy.search(model: model, encoded: part, options: options.decoding)
+                    }
+                } catch {
+                    translated.fail(error)
+                    return
+                }
                 translated.store(zip(batch, hypotheses).map { input, nbest in
                     makeTranslation(
                         source: texts[input.index], tokens: input.source, truncated: input.truncated, nbest: nbest,
@@ -177,7 +184,7 @@ public final class Translator: Sendable {
                 progress?(batch.count, total)
             }
         }
-        for (batch, translations) in zip(batches, translated.finished) {
+        for (batch, translations) in zip(batches, try translated.finished()) {
             guard let translations else { continue }  // never started: stopped
             for (input, translation) in zip(batch, translations) { results[input.index] = translation }
         }
@@ -331,13 +338,14 @@ final class ParallelResults<Value>: @unchecked Sendable {
     private let lock = NSLock()
     private var next = 0
     private var slots: [Value?]
+    private var failure: XlateCoreError?
 
     init(count: Int) { slots = Array(repeating: nil, count: count) }
 
-    /// The next unclaimed item, or nil when all are taken.
+    /// The next unclaimed item, or nil when all are taken or an item failed.
     func claim() -> Int? {
         lock.withLock {
-            guard next < slots.count else { return nil }
+            guard next < slots.count, failure == nil else { return nil }
             defer { next += 1 }
             return next
         }
@@ -347,9 +355,22 @@ final class ParallelResults<Value>: @unchecked Sendable {
         lock.withLock { slots[index] = value }
     }
 
-    /// All results; call after every worker has finished, when every item was claimed.
-    var values: [Value] { lock.withLock { slots.map { $0! } } }
+    /// Records that an item failed: no further item is handed out, and `values()` and `finished()` throw `error`.
+    func fail(_ error: XlateCoreError) {
+        lock.withLock { failure = failure ?? error }
+    }
 
-    /// The results, nil for items never claimed (the workers stopped early); call after every worker has finished.
-    var finished: [Value?] { lock.withLock { slots } }
+    /// All results, or the first failure; call after every worker has finished, when every item was claimed.
+    func values() throws(XlateCoreError) -> [Value] {
+        try finished().map { $0! }
+    }
+
+    /// The results, nil for items never claimed (the workers stopped early), or the first failure; call after every
+    /// worker has finished.
+    func finished() throws(XlateCoreError) -> [Value?] {
+        lock.lock()
+        defer { lock.unlock() }
+        if let failure { throw failure }
+        return slots
+    }
 }

@@ -10,13 +10,16 @@ public final class ReservedFloats: @unchecked Sendable {
     public let count: Int
     private let byteCount: Int
 
-    /// Reserves `count` floats, all zero; no memory is used until written.
-    public init(count: Int) {
+    /// Reserves `count` floats, all zero; no memory is used until written. Throws `cannotReserve` when the kernel
+    /// refuses the address space (an address-space limit such as `ulimit -v` counts reserved pages, used or not).
+    public init(count: Int) throws(XlateCoreError) {
         self.count = count
-        byteCount = max(count, 1) * MemoryLayout<Float>.stride
+        let (bytes, overflow) = max(count, 1).multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
+        guard !overflow else { throw .cannotReserve(bytes: .max, reason: "\(count) floats is more than memory can address") }
+        byteCount = bytes
         let raw = mmap(nil, byteCount, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
         guard let raw, raw != MAP_FAILED else {
-            fatalError("cannot reserve \(byteCount) bytes of address space: \(String(cString: strerror(errno)))")
+            throw .cannotReserve(bytes: byteCount, reason: String(cString: strerror(errno)))
         }
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
     }

@@ -42,7 +42,9 @@ public struct BeamSearch: SearchStrategy {
         var tokenScore: Float
     }
 
-    public func search(model: any Seq2SeqModel, encoded: EncoderOutput, options: DecodingOptions) -> [[Hypothesis]] {
+    public func search(
+        model: any Seq2SeqModel, encoded: EncoderOutput, options: DecodingOptions
+    ) throws(XlateCoreError) -> [[Hypothesis]] {
         let vocabulary = model.vocabulary
         let numBeams = options.numBeams
         let processors = LogitsProcessors(options: options, eosTokenIds: vocabulary.eosTokenIds)
@@ -62,7 +64,8 @@ public struct BeamSearch: SearchStrategy {
         var active = Array(0..<encoded.batchSize)
         // Room for every beam, but the first step feeds one row per sentence: all beams hold the same start token,
         // so their rows would be identical (the other beams' -1e9 scores are applied to copies of that row).
-        var state = model.makeDecoderState(for: encoded, rowSentences: active.flatMap { Array(repeating: $0, count: numBeams) })
+        var state = try model.makeDecoderState(
+            for: encoded, rowSentences: active.flatMap { Array(repeating: $0, count: numBeams) }, maxLength: maxLength)
         state.reorder(active.map { $0 * numBeams })
         var rowsPerSentence = 1
 

@@ -64,39 +64,73 @@ public struct DecodingOptions: Sendable, Equatable {
     /// The output length limit in tokens, counting the start token.
     public var effectiveMaxLength: Int { maxNewTokens.map { $0 + 1 } ?? maxLength }
 
-    /// Checks the options against each other and against the model.
+    /// The most beams search accepts. Translation uses 4–12 and quality falls beyond a few dozen; every beam is a
+    /// decoder row with its own cache, so a value in the thousands would take minutes and gigabytes per batch.
+    public static let maximumBeams = 256
+
+    /// Checks every setting against its bounds, against the others and against the model. A setting out of range
+    /// throws `DecodingError.outOfRange` naming its `generation_config.json` key.
     public func validate(for model: any Seq2SeqModel) throws(DecodingError) {
-        func check(_ condition: Bool, _ message: @autoclosure () -> String) throws(DecodingError) {
+        func check(_ condition: Bool, _ key: String, _ message: @autoclosure () -> String) throws(DecodingError) {
+            if !condition { throw DecodingError.outOfRange(setting: key, message: message()) }
+        }
+        /// For settings that are not `generation_config.json`'s.
+        func require(_ condition: Bool, _ message: @autoclosure () -> String) throws(DecodingError) {
             if !condition { throw DecodingError.invalidOption(message()) }
         }
-        try check(numBeams >= 1, "the beam size must be >= 1, got \(numBeams)")
-        try check(numReturnSequences >= 1, "the number of returned sequences must be >= 1, got \(numReturnSequences)")
+        let positions = model.maxTargetLength
+        try check(numBeams >= 1, "num_beams", "the beam size must be >= 1, got \(numBeams)")
+        try check(numBeams <= Self.maximumBeams, "num_beams", "the beam size must be <= \(Self.maximumBeams), got \(numBeams)")
         try check(
-            numReturnSequences <= numBeams,
+            numReturnSequences >= 1, "num_return_sequences", "the number of returned sequences must be >= 1, got \(numReturnSequences)")
+        try check(
+            numReturnSequences <= numBeams, "num_return_sequences",
             "cannot return \(numReturnSequences) sequences from \(numBeams) beam(s): raise the beam size")
-        if let maxNewTokens { try check(maxNewTokens >= 1, "max new tokens must be >= 1, got \(maxNewTokens)") }
-        try check(effectiveMaxLength >= 2, "the maximum length must be >= 2 (start token + one token), got \(effectiveMaxLength)")
+        if let maxNewTokens {
+            try check(maxNewTokens >= 1, "max_new_tokens", "max new tokens must be >= 1, got \(maxNewTokens)")
+            // Checked before `effectiveMaxLength` adds the start token (Int.max would overflow).
+            try check(
+                maxNewTokens < positions, "max_new_tokens",
+                "max new tokens \(maxNewTokens) exceeds the model's \(positions) target positions (start token included)")
+        }
+        let lengthKey = maxNewTokens == nil ? "max_length" : "max_new_tokens"
         try check(
-            effectiveMaxLength <= model.maxTargetLength,
-            "the maximum length \(effectiveMaxLength) exceeds the model's \(model.maxTargetLength) target positions")
-        try check(lengthPenalty.isFinite, "the length penalty must be finite")
-        try check(repetitionPenalty > 0 && repetitionPenalty.isFinite, "the repetition penalty must be > 0, got \(repetitionPenalty)")
-        try check(noRepeatNgramSize >= 0, "the no-repeat n-gram size must be >= 0, got \(noRepeatNgramSize)")
-        try check(minLength >= 0, "the minimum length must be >= 0, got \(minLength)")
+            effectiveMaxLength >= 2, lengthKey, "the maximum length must be >= 2 (start token + one token), got \(effectiveMaxLength)")
+        try check(
+            effectiveMaxLength <= positions, lengthKey,
+            "the maximum length \(effectiveMaxLength) exceeds the model's \(positions) target positions")
+        try check(minLength >= 0, "min_length", "the minimum length must be >= 0, got \(minLength)")
+        try check(
+            minLength <= effectiveMaxLength, "min_length",
+            "the minimum length \(minLength) exceeds the maximum length \(effectiveMaxLength)")
+        try check(lengthPenalty.isFinite, "length_penalty", "the length penalty must be finite, got \(lengthPenalty)")
+        try check(
+            repetitionPenalty > 0 && repetitionPenalty.isFinite, "repetition_penalty",
+            "the repetition penalty must be > 0 and finite, got \(repetitionPenalty)")
+        try check(noRepeatNgramSize >= 0, "no_repeat_ngram_size", "the no-repeat n-gram size must be >= 0, got \(noRepeatNgramSize)")
+        try check(
+            noRepeatNgramSize <= effectiveMaxLength, "no_repeat_ngram_size",
+            "the no-repeat n-gram size \(noRepeatNgramSize) exceeds the maximum length \(effectiveMaxLength)")
         let size = model.vocabulary.targetSize
         for sequence in badWordsIds {
-            try check(!sequence.isEmpty, "a bad-words sequence is empty")
-            try check(sequence.allSatisfy { $0 >= 0 && $0 < size }, "bad-words id outside the vocabulary of \(size): \(sequence)")
+            try check(!sequence.isEmpty, "bad_words_ids", "a bad-words sequence is empty")
+            try check(
+                sequence.count <= effectiveMaxLength, "bad_words_ids",
+                "a bad-words sequence of \(sequence.count) tokens is longer than the maximum length \(effectiveMaxLength)")
+            try check(
+                sequence.allSatisfy { $0 >= 0 && $0 < size }, "bad_words_ids", "bad-words id outside the vocabulary of \(size): \(sequence)")
         }
-        try check(forcedEOSTokenIds.allSatisfy { $0 >= 0 && $0 < size }, "forced end-of-sequence id outside the vocabulary")
+        try check(
+            forcedEOSTokenIds.allSatisfy { $0 >= 0 && $0 < size }, "forced_eos_token_id",
+            "forced end-of-sequence id outside the vocabulary of \(size): \(forcedEOSTokenIds)")
         try validateTargetPrefix(for: model)
         if let request = crossAttention {
-            try check(
+            try require(
                 request.layer >= 0 && request.layer < model.decoderLayerCount,
                 "attention layer \(request.layer) does not exist: the decoder has layers 0...\(model.decoderLayerCount - 1)")
             if let heads = request.heads {
-                try check(!heads.isEmpty, "choose at least one attention head")
-                try check(
+                try require(!heads.isEmpty, "choose at least one attention head")
+                try require(
                     heads.allSatisfy { $0 >= 0 && $0 < model.decoderHeadCount },
                     "attention heads must be in 0...\(model.decoderHeadCount - 1), got \(heads)")
             }
@@ -107,12 +141,22 @@ public struct DecodingOptions: Sendable, Equatable {
 /// Invalid decoding settings.
 public enum DecodingError: Error, LocalizedError, Equatable {
     case invalidOption(String)
+    /// A setting out of its bounds: `setting` is its `generation_config.json` key (`num_beams`, `max_length`, ...).
+    case outOfRange(setting: String, message: String)
 
-    public var errorDescription: String? {
+    /// The `generation_config.json` key of the setting at fault, when one is.
+    public var setting: String? {
+        if case .outOfRange(let setting, _) = self { setting } else { nil }
+    }
+
+    /// What is wrong, without the "Invalid decoding option" preamble.
+    public var message: String {
         switch self {
-        case .invalidOption(let message): "Invalid decoding option: \(message)."
+        case .invalidOption(let message), .outOfRange(_, let message): message
         }
     }
+
+    public var errorDescription: String? { "Invalid decoding option: \(message)." }
 }
 
 /// One output sequence.

@@ -29,7 +29,7 @@ public struct ForcedDecoding: Sendable {
     public func score(
         model: any Seq2SeqModel, encoded: EncoderOutput, targets: [[Int]], options: DecodingOptions,
         distribution: ScoreDistribution = .model
-    ) -> [Hypothesis] {
+    ) throws(XlateCoreError) -> [Hypothesis] {
         precondition(targets.count == encoded.batchSize, "one target per encoded sentence")
         precondition(
             targets.allSatisfy { !$0.isEmpty && $0.count <= model.maxTargetLength },
@@ -44,7 +44,9 @@ public struct ForcedDecoding: Sendable {
             Hypothesis(tokens: $0, score: nil, tokenScores: [], crossAttention: wantAttention ? [] : nil)
         }
         var active = Array(targets.indices)  // sentence of each decoder row
-        var state = model.makeDecoderState(for: encoded, rowSentences: active)
+        // Room for the start token and every target token but the last (fed tokens only).
+        var state = try model.makeDecoderState(
+            for: encoded, rowSentences: active, maxLength: targets.map(\.count).max() ?? 1)
         var step = 0  // target tokens fed so far
 
         while !active.isEmpty {

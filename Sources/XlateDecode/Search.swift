@@ -5,7 +5,8 @@ import XlateModel
 /// A decoding algorithm: drives a model's decoder steps over an encoded batch.
 public protocol SearchStrategy: Sendable {
     /// The hypotheses for each sentence of `encoded` (best first; `options.numReturnSequences` of them).
-    func search(model: any Seq2SeqModel, encoded: EncoderOutput, options: DecodingOptions) -> [[Hypothesis]]
+    /// Throws `cannotReserve` when the decoder state cannot be reserved (see `EncoderOutput.inParts`).
+    func search(model: any Seq2SeqModel, encoded: EncoderOutput, options: DecodingOptions) throws(XlateCoreError) -> [[Hypothesis]]
 }
 
 /// The strategy the options ask for: greedy for one beam, beam search otherwise.
@@ -51,7 +52,9 @@ public struct GreedySearch: SearchStrategy {
         self.onStep = onStep
     }
 
-    public func search(model: any Seq2SeqModel, encoded: EncoderOutput, options: DecodingOptions) -> [[Hypothesis]] {
+    public func search(
+        model: any Seq2SeqModel, encoded: EncoderOutput, options: DecodingOptions
+    ) throws(XlateCoreError) -> [[Hypothesis]] {
         let vocabulary = model.vocabulary
         let processors = LogitsProcessors(options: options, eosTokenIds: vocabulary.eosTokenIds)
         let maxLength = options.effectiveMaxLength
@@ -63,7 +66,7 @@ public struct GreedySearch: SearchStrategy {
         }
         var sequences = Array(repeating: [vocabulary.decoderStartTokenId], count: encoded.batchSize)
         var active = Array(0..<encoded.batchSize)  // sentence of each decoder row
-        var state = model.makeDecoderState(for: encoded, rowSentences: active)
+        var state = try model.makeDecoderState(for: encoded, rowSentences: active, maxLength: maxLength)
 
         while !active.isEmpty {
             model.decodeStep(active.map { sequences[$0].last! }, state: &state, crossAttention: options.crossAttention)

@@ -8,13 +8,7 @@ struct JSONFile {
 
     init(path: String) throws(ModelError) {
         self.path = path
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw .missingFile(path: path, hint: "Every model folder needs it (Hugging Face layout).")
-        }
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw .unreadableFile(path: path, reason: error.localizedDescription)
-        }
+        let data = try ModelFile.read(path, limit: ModelFile.Limit.config, hint: "Every model folder needs it (Hugging Face layout).")
         guard let object = JSONValue.parse(data)?.objectValue else {
             throw .invalidConfig(path: path, reason: "not a JSON object")
         }
@@ -158,6 +152,8 @@ public struct GenerationDefaults: Sendable, Equatable {
     public var minLength: Int?
     /// `[[layer, head], ...]`: the cross-attention heads that align words best (Whisper's `alignment_heads`).
     public var alignmentHeads: [[Int]]?
+    /// The file these settings were read from (`generation_config.json` or `config.json`); nil when made in code.
+    public var path: String?
 
     public init() {}
 
@@ -165,8 +161,9 @@ public struct GenerationDefaults: Sendable, Equatable {
     public init(modelDirectory: URL) throws(ModelError) {
         let generation = modelDirectory.appendingPathComponent("generation_config.json")
         let json = try JSONFile(
-            path: FileManager.default.fileExists(atPath: generation.path)
+            path: ModelFile.exists(generation.path)
                 ? generation.path : modelDirectory.appendingPathComponent("config.json").path)
+        path = json.path
         maxLength = try json.int("max_length")
         maxNewTokens = try json.int("max_new_tokens")
         numBeams = try json.int("num_beams")

@@ -261,7 +261,9 @@ public final class MarianModel: Seq2SeqModel {
         case hidden, qkv, context, projected, query, ffn, scores
     }
 
-    public func makeDecoderState(for encoded: EncoderOutput, rowSentences: [Int]) -> DecoderState {
+    public func makeDecoderState(
+        for encoded: EncoderOutput, rowSentences: [Int], maxLength: Int
+    ) throws(XlateCoreError) -> DecoderState {
         let d = config.dModel
         let crossKeyValues = encoded.crossKeyValues(decoderLayers.map { $0.encoderAttn.kvProj! })
         let rows = rowSentences.count
@@ -269,9 +271,9 @@ public final class MarianModel: Seq2SeqModel {
             .hidden: rows * d, .qkv: rows * 3 * d, .context: rows * d, .projected: rows * d, .query: rows * d,
             .ffn: rows * config.decoderFFNDim, .scores: max(config.maxPositionEmbeddings, encoded.maxLength),
         ]
-        return DecoderState(
+        return try DecoderState(
             rowSentences: rowSentences, layers: decoderLayers.count, width: d,
-            maxLength: config.maxPositionEmbeddings, vocabularySize: lmHead.outFeatures, crossKeyValues: crossKeyValues,
+            maxLength: min(maxLength, maxTargetLength), vocabularySize: lmHead.outFeatures, crossKeyValues: crossKeyValues,
             sourceLengths: encoded.lengths, maxSourceLength: encoded.maxLength,
             workspaceSizes: Scratch.allCases.map { sizes[$0]! })
     }

@@ -3,6 +3,14 @@ import Foundation
 /// Why a model folder could not be loaded. Each case names the file or tensor and says what to do.
 public enum ModelError: Error, LocalizedError, Equatable {
     case missingFile(path: String, hint: String)
+    /// A folder, FIFO, device or socket where a file was expected (`kind` says which: "a folder", ...).
+    case notAFile(path: String, kind: String)
+    /// A file larger than its kind can sensibly be; refused before it was read.
+    case fileTooLarge(path: String, size: Int, limit: Int)
+    /// The model folder itself does not exist.
+    case missingFolder(path: String, hint: String)
+    /// Something other than a folder (`kind`: "a regular file", ...) where the model folder was expected.
+    case notAFolder(path: String, kind: String)
     case unreadableFile(path: String, reason: String)
     case invalidSafetensors(path: String, reason: String)
     case unsupportedDType(tensor: String, dtype: String, path: String)
@@ -24,6 +32,16 @@ public enum ModelError: Error, LocalizedError, Equatable {
         switch self {
         case .missingFile(let path, let hint):
             "\(path): file not found. \(hint)"
+        case .notAFile(let path, let kind):
+            "\(path): is \(kind), not a regular file; xlate reads only regular files (or symbolic links to them) "
+                + "from a model folder."
+        case .fileTooLarge(let path, let size, let limit):
+            "\(path): is \(size) bytes, more than the \(limit) bytes such a file can sensibly be; it was not read. "
+                + "Check that it is the model's own file."
+        case .missingFolder(let path, let hint):
+            "\(path): no such folder. \(hint)"
+        case .notAFolder(let path, let kind):
+            "\(path): is \(kind), not a model folder. Pass the folder that holds config.json and the weights."
         case .unreadableFile(let path, let reason):
             "\(path): cannot read the file (\(reason))."
         case .invalidSafetensors(let path, let reason):

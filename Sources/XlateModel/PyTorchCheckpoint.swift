@@ -142,6 +142,8 @@ public final class PyTorchCheckpoint: @unchecked Sendable {
                     name: name, dtype: storage.dtype.rawValue, shape: tensor.shape, byteCount: byteCount,
                     elementSize: storage.dtype.size, storage: range, offset: tensor.offset, strides: tensor.strides))
         }
+        // An empty state dict would load as a model with no weights and convert to an empty file: nothing to run.
+        guard !tensors.isEmpty else { throw damaged("its state dict holds no tensors") }
         self.tensors = tensors
         self.aliases = aliases
     }

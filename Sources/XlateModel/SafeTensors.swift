@@ -21,17 +21,9 @@ final class MappedFile: @unchecked Sendable {
 
     init(path: String) throws(ModelError) {
         self.path = path
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else {
-            if errno == ENOENT { throw .missingFile(path: path, hint: "") }
-            throw .unreadableFile(path: path, reason: String(cString: strerror(errno)))
-        }
+        // Mapped, not read: no size limit; the safetensors header is checked against the size instead.
+        let (fd, size) = try ModelFile.open(path, hint: "")
         defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else {
-            throw .unreadableFile(path: path, reason: String(cString: strerror(errno)))
-        }
-        let size = Int(info.st_size)
         guard size > 0 else {
             bytes = UnsafeRawBufferPointer(start: nil, count: 0)
             return
@@ -112,17 +104,28 @@ final class SafeTensorsFile: @unchecked Sendable {
         dataStart = 8 + headerLength
         let dataLength = bytes.count - dataStart
         let headerData = Data(bytes[8..<dataStart])
-        guard let header = JSONValue.parse(headerData)?.objectValue else {
-            throw .invalidSafetensors(path: path, reason: "header is not a JSON object")
+        // As strict as the reference parser: a name given twice or a dimension written `2.0` is refused, not guessed.
+        let header: [String: JSONValue]
+        switch StrictJSON.parse(headerData) {
+        case .failure(.duplicateKey(let key)):
+            throw .invalidSafetensors(path: path, reason: "the header has the key '\(key)' twice")
+        case .failure(.malformed(let offset)):
+            throw .invalidSafetensors(path: path, reason: "the header is not valid JSON (at byte \(8 + offset) of the file)")
+        case .success(let value):
+            guard let object = value.objectValue else { throw .invalidSafetensors(path: path, reason: "header is not a JSON object") }
+            header = object
         }
         var entries: [String: Entry] = [:]
         for (name, value) in header where name != "__metadata__" {
-            guard let object = value.objectValue,
-                let dtype = object["dtype"]?.stringValue,
-                let shape = object["shape"]?.intArray,
-                let offsets = object["data_offsets"]?.intArray, offsets.count == 2
-            else {
-                throw .invalidSafetensors(path: path, reason: "entry '\(name)' lacks dtype, shape or data_offsets")
+            guard let object = value.objectValue, let dtype = object["dtype"]?.stringValue else {
+                throw .invalidSafetensors(path: path, reason: "entry '\(name)' has no dtype string")
+            }
+            guard let shape = object["shape"]?.intArray else {
+                throw .invalidSafetensors(path: path, reason: "tensor '\(name)' has no shape of integers (got \(object["shape"] ?? .null))")
+            }
+            guard let offsets = object["data_offsets"]?.intArray, offsets.count == 2 else {
+                throw .invalidSafetensors(
+                    path: path, reason: "tensor '\(name)' has no data_offsets of two integers (got \(object["data_offsets"] ?? .null))")
             }
             let (begin, end) = (offsets[0], offsets[1])
             guard begin >= 0, begin <= end, end <= dataLength else {
@@ -227,15 +230,14 @@ public final class Checkpoint: @unchecked Sendable {
         let single = directory.appendingPathComponent("model.safetensors").path
         let index = directory.appendingPathComponent("model.safetensors.index.json").path
         let pytorch = directory.appendingPathComponent("pytorch_model.bin").path
-        let manager = FileManager.default
         // A legacy torch.save checkpoint is read only where there is no safetensors one.
-        let legacy = !manager.fileExists(atPath: single) && !manager.fileExists(atPath: index) && manager.fileExists(atPath: pytorch)
-        if manager.fileExists(atPath: single) || legacy {
+        let legacy = !ModelFile.exists(single) && !ModelFile.exists(index) && ModelFile.exists(pytorch)
+        if ModelFile.exists(single) || legacy {
             path = legacy ? pytorch : single
             let file = legacy ? try PyTorchCheckpoint(path: pytorch).safeTensorsFile() : try SafeTensorsFile(path: single)
             files[path] = file
             for name in file.entries.keys { location[name] = file }
-        } else if manager.fileExists(atPath: index) {
+        } else if ModelFile.exists(index) {
             path = index
             let weightMap = try Self.readIndex(index)
             for (name, shard) in weightMap.sorted(by: { $0.key < $1.key }) {
@@ -247,7 +249,7 @@ public final class Checkpoint: @unchecked Sendable {
                 if let open = files[shardPath] {
                     file = open
                 } else {
-                    guard manager.fileExists(atPath: shardPath) else {
+                    guard ModelFile.exists(shardPath) else {
                         throw .missingFile(path: shardPath, hint: "The index \(index) lists it; download the missing shard.")
                     }
                     file = try SafeTensorsFile(path: shardPath)
@@ -258,7 +260,7 @@ public final class Checkpoint: @unchecked Sendable {
                 }
                 location[name] = file
             }
-        } else if manager.fileExists(atPath: pytorch + ".index.json") {
+        } else if ModelFile.exists(pytorch + ".index.json") {
             throw .pytorchCheckpoint(path: pytorch + ".index.json", reason: "sharded PyTorch checkpoints are not supported")
         } else {
             throw .missingFile(
@@ -267,10 +269,7 @@ public final class Checkpoint: @unchecked Sendable {
     }
 
     private static func readIndex(_ path: String) throws(ModelError) -> [String: String] {
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw .unreadableFile(path: path, reason: error.localizedDescription)
-        }
+        let data = try ModelFile.read(path, limit: ModelFile.Limit.index, hint: "")
         guard let weightMap = JSONValue.parse(data)?.objectValue?["weight_map"]?.objectValue,
             weightMap.values.allSatisfy({ $0.stringValue != nil })
         else {

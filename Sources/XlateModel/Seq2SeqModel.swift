@@ -18,13 +18,22 @@ public protocol Seq2SeqModel: Sendable {
     /// Runs the encoder over sentences of source ids (each ending with `</s>`).
     func encode(_ sentences: [[Int]]) -> EncoderOutput
 
-    /// A fresh decoder state whose row `i` reads sentence `rowSentences[i]` of `encoded`. Computes the
-    /// cross-attention keys and values once, shared by all rows of a sentence.
-    func makeDecoderState(for encoded: EncoderOutput, rowSentences: [Int]) -> DecoderState
+    /// A fresh decoder state whose row `i` reads sentence `rowSentences[i]` of `encoded`, with room for `maxLength`
+    /// tokens per row (the start token included; at most `maxTargetLength`). Computes the cross-attention keys and
+    /// values once, shared by all rows of a sentence. Throws `cannotReserve` when its caches cannot be reserved
+    /// (see `EncoderOutput.inParts`).
+    func makeDecoderState(for encoded: EncoderOutput, rowSentences: [Int], maxLength: Int) throws(XlateCoreError) -> DecoderState
 
     /// Feeds one token per row at position `state.step`. Leaves the next-token logits in `state.logits` and,
     /// when requested, the cross-attention in `state.crossAttention`; allocates nothing.
     func decodeStep(_ tokens: [Int], state: inout DecoderState, crossAttention: CrossAttentionRequest?)
+}
+
+extension Seq2SeqModel {
+    /// A fresh decoder state with room for the model's longest target.
+    public func makeDecoderState(for encoded: EncoderOutput, rowSentences: [Int]) throws(XlateCoreError) -> DecoderState {
+        try makeDecoderState(for: encoded, rowSentences: rowSentences, maxLength: maxTargetLength)
+    }
 }
 
 /// The ids that drive generation.
@@ -47,6 +56,36 @@ public struct EncoderOutput: Sendable {
 
     public var batchSize: Int { lengths.count }
     public var maxLength: Int { hiddenStates.shape[1] }
+
+    /// The encoder output of sentences `range` alone.
+    public func sentences(_ range: Range<Int>) -> EncoderOutput {
+        let rowFloats = hiddenStates.shape[1] * hiddenStates.shape[2]
+        let data = Array(hiddenStates.data[(range.lowerBound * rowFloats)..<(range.upperBound * rowFloats)])
+        return EncoderOutput(
+            hiddenStates: Tensor(shape: [range.count, hiddenStates.shape[1], hiddenStates.shape[2]], data: data),
+            lengths: Array(lengths[range]))
+    }
+
+    /// `body(encoded, sentences)` over all sentences at once (`self`, `0..<batchSize`); when their decoder state
+    /// cannot be reserved (`cannotReserve`: an address-space limit such as `ulimit -v`), over each half in turn,
+    /// halving again down to single sentences, whose failure is thrown. Each sentence decodes on its own rows, so
+    /// the parts give the same results, in order; only the memory at one time is smaller.
+    public func inParts<Result>(
+        _ body: (_ encoded: EncoderOutput, _ sentences: Range<Int>) throws(XlateCoreError) -> [Result]
+    ) throws(XlateCoreError) -> [Result] {
+        func run(_ part: EncoderOutput, _ range: Range<Int>) throws(XlateCoreError) -> [Result] {
+            do { return try body(part, range) } catch .cannotReserve where range.count > 1 {
+                let middle = range.lowerBound + range.count / 2
+                let halves = [range.lowerBound..<middle, middle..<range.upperBound]
+                var results: [Result] = []
+                for half in halves {
+                    results += try run(sentences(half), half)
+                }
+                return results
+            }
+        }
+        return try run(self, 0..<batchSize)
+    }
 
     /// Each projection applied to every source position, padding included: the cross-attention keys and values of
     /// each decoder layer, `[batch, maxLength, 2·width]`.
@@ -149,8 +188,9 @@ public struct DecoderState: ~Copyable, Sendable {
 
     /// Floats per position in the self-attention cache (heads × head size).
     let width: Int
-    /// Positions per row in the cache: the model's longest target. The caches are reserved, not allocated
-    /// (`ReservedFloats`): a row costs memory only for the positions written, so nothing is ever copied to grow them.
+    /// Positions per row in the cache: the longest target the search allows (at most the model's). The caches are
+    /// reserved, not allocated (`ReservedFloats`): a row costs memory only for the positions written, so nothing is
+    /// ever copied to grow them.
     let capacity: Int
     var maxLength: Int { capacity }
     let maxRows: Int
@@ -167,15 +207,23 @@ public struct DecoderState: ~Copyable, Sendable {
     init(
         rowSentences: [Int], layers: Int, width: Int, maxLength: Int, vocabularySize: Int, crossKeyValues: [FloatBuffer],
         sourceLengths: [Int], maxSourceLength: Int, workspaceSizes: [Int]
-    ) {
+    ) throws(XlateCoreError) {
+        // Reserved before any property is set: a noncopyable value is initialized whole or not at all.
+        let size = rowSentences.count * maxLength * width
+        var keys: [ReservedFloats] = []
+        var values: [ReservedFloats] = []
+        for _ in 0..<layers {
+            keys.append(try ReservedFloats(count: size))
+            values.append(try ReservedFloats(count: size))
+        }
+        let saved = try ReservedFloats(count: size)
         self.rowSentences = rowSentences
         self.width = width
         capacity = maxLength
         maxRows = rowSentences.count
-        let size = maxRows * capacity * width
-        selfKeys = (0..<layers).map { _ in ReservedFloats(count: size) }
-        selfValues = (0..<layers).map { _ in ReservedFloats(count: size) }
-        saved = ReservedFloats(count: size)
+        selfKeys = keys
+        selfValues = values
+        self.saved = saved
         self.vocabularySize = vocabularySize
         logits = [Float](repeating: 0, count: maxRows * vocabularySize)
         self.crossKeyValues = crossKeyValues

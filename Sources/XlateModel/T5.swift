@@ -361,7 +361,9 @@ public final class T5Model: Seq2SeqModel {
         case hidden, normed, qkv, context, projected, query, ffn, scores
     }
 
-    public func makeDecoderState(for encoded: EncoderOutput, rowSentences: [Int]) -> DecoderState {
+    public func makeDecoderState(
+        for encoded: EncoderOutput, rowSentences: [Int], maxLength: Int
+    ) throws(XlateCoreError) -> DecoderState {
         let (d, inner) = (config.dModel, config.innerDim)
         let crossKeyValues = encoded.crossKeyValues(decoderLayers.map { $0.crossAttention.kvProj! })
         let rows = rowSentences.count
@@ -370,8 +372,8 @@ public final class T5Model: Seq2SeqModel {
             .query: rows * inner, .ffn: rows * (decoderLayers.first?.feedForward.scratchPerRow ?? 0),
             .scores: max(config.maxPositions, encoded.maxLength),
         ]
-        return DecoderState(
-            rowSentences: rowSentences, layers: decoderLayers.count, width: inner, maxLength: config.maxPositions,
+        return try DecoderState(
+            rowSentences: rowSentences, layers: decoderLayers.count, width: inner, maxLength: min(maxLength, maxTargetLength),
             vocabularySize: lmHead.outFeatures, crossKeyValues: crossKeyValues, sourceLengths: encoded.lengths,
             maxSourceLength: encoded.maxLength, workspaceSizes: Scratch.allCases.map { sizes[$0]! })
     }

@@ -32,13 +32,10 @@ public struct T5Tokenizer: Tokenizer {
     /// and checks it against the model's vocabulary.
     public init(directory: URL, config: T5Config) throws(ModelError) {
         let path = directory.appendingPathComponent("spiece.model").path
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw .missingFile(path: path, hint: "T5 models need spiece.model (their SentencePiece model).")
-        }
-        sentencePiece = try SentencePiece(path: path)
+        sentencePiece = try SentencePiece(path: path, hint: "T5 models need spiece.model (their SentencePiece model).")
         var extraIds = 100
         let tokenizerConfig = directory.appendingPathComponent("tokenizer_config.json").path
-        if FileManager.default.fileExists(atPath: tokenizerConfig) {
+        if ModelFile.exists(tokenizerConfig) {
             extraIds = try JSONFile(path: tokenizerConfig).int("extra_ids") ?? extraIds
         }
         let pieces = sentencePiece.pieces

@@ -33,13 +33,23 @@ public final class SentencePiece: @unchecked Sendable {
     private let processor: OpaquePointer
     public let path: String
 
-    public init(path: String) throws(ModelError) {
+    /// Loads the SentencePiece model file at `path` (read through `ModelFile`: a regular file of at most
+    /// `ModelFile.Limit.sentencePiece` bytes); `hint` completes the message when it does not exist.
+    public init(
+        path: String, hint: String = "Marian models need source.spm and target.spm (SentencePiece models)."
+    ) throws(ModelError) {
         self.path = path
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw .missingFile(path: path, hint: "Marian models need source.spm and target.spm (SentencePiece models).")
-        }
+        // Read here rather than by the library, which would open a FIFO, device or folder as readily as a file.
+        let data = try ModelFile.read(path, limit: ModelFile.Limit.sentencePiece, hint: hint)
         var error = [CChar](repeating: 0, count: 512)
-        guard let processor = spm_load(path, &error, error.count) else {
+        var loaded: OpaquePointer?
+        let status = data.withUnsafeBytes { bytes in
+            spm_load_serialized(bytes.baseAddress?.assumingMemoryBound(to: CChar.self), bytes.count, &loaded, &error, error.count)
+        }
+        if status == Int32(SPM_OUT_OF_MEMORY) {
+            throw .unreadableFile(path: path, reason: "out of memory while loading it; raise the process's memory limit")
+        }
+        guard status == Int32(SPM_LOADED), let processor = loaded else {
             throw .tokenizer(path: path, reason: "not a valid SentencePiece model (\(message(error)))")
         }
         self.processor = processor
@@ -134,12 +144,12 @@ public struct MarianTokenizer: Tokenizer {
         let vocabulary = try Self.readVocabulary(file("vocab.json"), limit: config.vocabSize)
         sourceVocabulary = vocabulary
         var separate = false
-        if FileManager.default.fileExists(atPath: file("tokenizer_config.json")) {
+        if ModelFile.exists(file("tokenizer_config.json")) {
             separate = try JSONFile(path: file("tokenizer_config.json")).bool("separate_vocabs") ?? false
         }
         let targetVocabulary: [String: Int]
         if separate || !config.shareEncoderDecoderEmbeddings {
-            guard FileManager.default.fileExists(atPath: file("target_vocab.json")) else {
+            guard ModelFile.exists(file("target_vocab.json")) else {
                 throw .missingFile(path: file("target_vocab.json"), hint: "This model has separate source and target vocabularies.")
             }
             targetVocabulary = try Self.readVocabulary(file("target_vocab.json"), limit: config.decoderVocabSize)
@@ -159,13 +169,7 @@ public struct MarianTokenizer: Tokenizer {
     }
 
     private static func readVocabulary(_ path: String, limit: Int) throws(ModelError) -> [String: Int] {
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw .missingFile(path: path, hint: "Marian models need vocab.json (piece → id).")
-        }
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
-            throw .unreadableFile(path: path, reason: error.localizedDescription)
-        }
+        let data = try ModelFile.read(path, limit: ModelFile.Limit.vocabulary, hint: "Marian models need vocab.json (piece → id).")
         // Fast path: a flat object of integers. The general parser only runs to explain what is wrong.
         if let vocabulary = VocabularyJSON.parse(data) ?? (try? JSONDecoder().decode([String: Int].self, from: data)) {
             if let (piece, id) = vocabulary.first(where: { $0.value < 0 || $0.value >= limit }) {

@@ -22,7 +22,8 @@ struct ConvertCommand: ParsableCommand {
               xlate convert --force ~/models/opus-mt-en-ro    # replace model.safetensors
 
             EXIT STATUS
-              0 written · 1 cannot write · 2 no pytorch_model.bin · 3 bad or refused .bin
+              0 written · 1 cannot write · 2 no such folder, or no pytorch_model.bin in it
+              3 bad or refused .bin (also: one whose state dict holds no tensors)
               64 model.safetensors exists (use --force) or usage error
             """)
 
@@ -36,24 +37,16 @@ struct ConvertCommand: ParsableCommand {
         let folder = URL(fileURLWithPath: directory)
         let source = folder.appendingPathComponent("pytorch_model.bin").path
         let destination = folder.appendingPathComponent("model.safetensors").path
+        try ModelFolder.check(folder)  // no such folder, or not a folder: 2 (see `Failure`)
         guard FileManager.default.fileExists(atPath: source) else {
             printError(ModelError.missingFile(path: source, hint: "xlate convert reads a folder's pytorch_model.bin.").localizedDescription)
             throw ExitCode(Exit.modelNotFound)
         }
-        do {
-            // Checked before reading what may be gigabytes; the writer checks again as it renames into place.
-            if !force, FileManager.default.fileExists(atPath: destination) { throw ModelError.outputExists(path: destination) }
-            let checkpoint = try PyTorchCheckpoint(path: source)
-            try checkpoint.writeSafeTensors(to: destination, overwrite: force)
-            print(summary(of: checkpoint, writtenTo: destination))
-        } catch let error as ModelError {
-            printError(error.localizedDescription)
-            switch error {
-            case .outputExists: throw ExitCode(Exit.usage)
-            case .unwritableFile: throw ExitCode.failure
-            default: throw ExitCode(Exit.badModel)
-            }
-        }
+        // Checked before reading what may be gigabytes; the writer checks again as it renames into place.
+        if !force, FileManager.default.fileExists(atPath: destination) { throw ModelError.outputExists(path: destination) }
+        let checkpoint = try PyTorchCheckpoint(path: source)
+        try checkpoint.writeSafeTensors(to: destination, overwrite: force)
+        print(summary(of: checkpoint, writtenTo: destination))
     }
 
     /// "wrote DIR/model.safetensors: 112 tensors (F32), 0.2 MB", and the tied names left out.

@@ -10,6 +10,9 @@ enum Exit {
     static let badInput: Int32 = 4
     static let downloadFailed: Int32 = 5
     static let usage: Int32 = 64  // swift-argument-parser's status for usage errors (EX_USAGE)
+    /// The system refused a resource: the decoder's caches could not be reserved even for one sentence (an
+    /// address-space limit), or OpenBLAS could not be loaded. EX_OSERR: neither the model nor the input is at fault.
+    static let systemError: Int32 = 71
 }
 
 /// The one place where an error from the library or the CLI's own input and output becomes a message on stderr and
@@ -42,7 +45,7 @@ enum Failure {
         case is ReadFailure, is LineReader.InvalidUTF8:
             return Exit.badInput
         case is XlateCoreError:
-            return Exit.badModel  // OpenBLAS missing; address space for the decoder's caches refused
+            return Exit.systemError
         default:
             return nil
         }
@@ -54,9 +57,20 @@ enum Failure {
         case let error as WriteFailure: return error.code == EPIPE ? nil : error.message
         case let error as ReadFailure: return error.message
         case let error as LineReader.InvalidUTF8: return error.message
+        case let error as DecodingError:
+            // In the words of the command line where an option sets the value at fault.
+            guard let option = error.setting.flatMap({ optionForSetting[$0] }) else { return error.localizedDescription }
+            return "\(option): \(error.message)."
         default: return error.localizedDescription
         }
     }
+
+    /// The option that sets each `generation_config.json` key, to name it in usage errors.
+    private static let optionForSetting = [
+        "num_beams": "--beam", "num_return_sequences": "--nbest", "max_length": "--max-length",
+        "length_penalty": "--length-penalty", "no_repeat_ngram_size": "--no-repeat-ngram",
+        "repetition_penalty": "--repetition-penalty",
+    ]
 }
 
 extension Translate {

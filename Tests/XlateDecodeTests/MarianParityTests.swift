@@ -110,7 +110,7 @@ struct MarianParityTests {
         for (index, testCase) in fixture.reference.cases.enumerated() {
             let encoded = fixture.model.encode([testCase.input_ids])
             #expect(maxDifference(encoded.hiddenStates.data, testCase.encoder_output.flatMap { $0 }) < 1e-4, "\(name) case \(index) encoder output")
-            var state = fixture.model.makeDecoderState(for: encoded, rowSentences: [0])
+            var state = try fixture.model.makeDecoderState(for: encoded, rowSentences: [0])
             fixture.model.decodeStep([fixture.model.vocabulary.decoderStartTokenId], state: &state, crossAttention: nil)
             let logits = Array(state.logits.prefix(state.vocabularySize))
             #expect(maxDifference(logits, testCase.first_step_logits) < 1e-4, "\(name) case \(index) first-step logits")
@@ -126,7 +126,7 @@ struct MarianParityTests {
             for generation in testCase.generations {
                 let options = fixture.options(generation.options, crossAttention: generation.cross_attentions != nil)
                 try options.validate(for: fixture.model)
-                let hypotheses = searchStrategy(for: options).search(model: fixture.model, encoded: encoded, options: options)[0]
+                let hypotheses = try searchStrategy(for: options).search(model: fixture.model, encoded: encoded, options: options)[0]
                 let label = "\(name) case \(index) \(generation.options)"
                 #expect(hypotheses.map(\.tokens) == generation.sequences, "\(label)")
                 if let scores = generation.scores {
@@ -154,9 +154,9 @@ struct MarianParityTests {
         let encoded = fixture.model.encode(batch.input_ids)
         var greedy = fixture.defaults
         greedy.numBeams = 1
-        #expect(GreedySearch().search(model: fixture.model, encoded: encoded, options: greedy).map { $0[0].tokens } == batch.greedy)
+        #expect(try GreedySearch().search(model: fixture.model, encoded: encoded, options: greedy).map { $0[0].tokens } == batch.greedy)
         var beam = fixture.defaults
         beam.numBeams = 4
-        #expect(BeamSearch().search(model: fixture.model, encoded: encoded, options: beam).map { $0[0].tokens } == batch.beam4)
+        #expect(try BeamSearch().search(model: fixture.model, encoded: encoded, options: beam).map { $0[0].tokens } == batch.beam4)
     }
 }

@@ -90,13 +90,13 @@ struct T5ParityTests {
         let encoded = model.encode([testCase.input_ids])
         let start = model.vocabulary.decoderStartTokenId
         for layer in 0..<model.decoderLayerCount {
-            var all = model.makeDecoderState(for: encoded, rowSentences: [0])
+            var all = try model.makeDecoderState(for: encoded, rowSentences: [0])
             model.decodeStep([start], state: &all, crossAttention: CrossAttentionRequest(layer: layer))
             let average = all.crossAttention ?? []
             #expect(!average.isEmpty)
             var sum = [Float](repeating: 0, count: average.count)
             for head in 0..<model.decoderHeadCount {
-                var one = model.makeDecoderState(for: encoded, rowSentences: [0])
+                var one = try model.makeDecoderState(for: encoded, rowSentences: [0])
                 model.decodeStep([start], state: &one, crossAttention: CrossAttentionRequest(layer: layer, heads: [head]))
                 let probabilities = one.crossAttention ?? []
                 #expect(probabilities.count == average.count)

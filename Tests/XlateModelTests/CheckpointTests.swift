@@ -92,9 +92,10 @@ struct SafeTensorsTests {
         (#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, "overlap"),
         (#"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, "shape [3] of F32 but 8 bytes"),
         (#"{"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}"#, "negative dimension"),
-        (#"{"a":{"dtype":"F32","data_offsets":[0,8]}}"#, "lacks dtype, shape or data_offsets"),
+        (#"{"a":{"dtype":"F32","data_offsets":[0,8]}}"#, "has no shape of integers"),
         (#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}}"#, "outside"),
-        (#"not json"#, "not a JSON object"),
+        (#"not json"#, "not valid JSON"),
+        (#"[1]"#, "not a JSON object"),
     ])
     func rejectsInconsistentHeaders(header: String, expected: String) {
         guard case .invalidSafetensors(_, let reason) = error(header: header, data: floatBytes([1, 2])) else {

@@ -84,10 +84,10 @@ struct LibraryEntryPointTests {
         options.maxLength = model.maxTargetLength
         options.badWordsIds = [[model.vocabulary.padTokenId]]
         let encoded = model.encode([translator.tokenizer.encode("I like tea.").ids])
-        let greedyIds = GreedySearch().search(model: model, encoded: encoded, options: options)[0][0].tokens
+        let greedyIds = try GreedySearch().search(model: model, encoded: encoded, options: options)[0][0].tokens
         #expect(translator.tokenizer.decode(greedyIds) == (try translator.translate("I like tea.", options: greedy(translator)).text))
         options.numBeams = 4
-        let beam = searchStrategy(for: options).search(model: model, encoded: encoded, options: options)[0][0]
+        let beam = try searchStrategy(for: options).search(model: model, encoded: encoded, options: options)[0][0]
         #expect(beam.score != nil && beam.tokens.last == model.vocabulary.eosTokenIds[0])
     }
 }
@@ -137,8 +137,8 @@ struct ScoringTests {
         options.lengthPenalty = 1.3
         let model = translator.model
         let encoded = model.encode(["Ich mag Tee.", "Wo ist der Bahnhof?", "Das Haus ist klein."].map { translator.tokenizer.encode($0).ids })
-        let hypotheses = searchStrategy(for: options).search(model: model, encoded: encoded, options: options).map { $0[0] }
-        let forced = ForcedDecoding().score(
+        let hypotheses = try searchStrategy(for: options).search(model: model, encoded: encoded, options: options).map { $0[0] }
+        let forced = try ForcedDecoding().score(
             model: model, encoded: encoded, targets: hypotheses.map(\.tokens), options: options, distribution: .search)
         for (searched, scored) in zip(hypotheses, forced) {
             #expect(scored.tokens == searched.tokens)
@@ -321,7 +321,7 @@ struct StreamingTests {
             steps.increment()
             return steps.value < 3
         }
-        let hypothesis = search.search(model: model, encoded: encoded, options: options)[0][0]
+        let hypothesis = try search.search(model: model, encoded: encoded, options: options)[0][0]
         #expect(steps.value == 3)
         #expect(hypothesis.tokens.count == 3)
     }

@@ -12,9 +12,13 @@ extern "C" {
 
 typedef struct spm_processor spm_processor;
 
-/// Loads a SentencePiece model file. Returns NULL and fills `error` (NUL-terminated, truncated to
-/// `error_capacity`) when the file is missing or is not a SentencePiece model.
-spm_processor *spm_load(const char *path, char *error, size_t error_capacity);
+/// What `spm_load_serialized` returns.
+enum { SPM_LOADED = 0, SPM_INVALID = 1, SPM_OUT_OF_MEMORY = 2 };
+
+/// Loads a SentencePiece model from the `length` bytes of a model file (`bytes` may be NULL when `length` is 0) into
+/// `*out`. On failure returns SPM_INVALID (not a SentencePiece model) or SPM_OUT_OF_MEMORY and fills `error`
+/// (NUL-terminated, truncated to `error_capacity`). No C++ exception leaves this or any other function of the shim.
+int spm_load_serialized(const char *bytes, size_t length, spm_processor **out, char *error, size_t error_capacity);
 
 void spm_free(spm_processor *processor);
 
