@@ -48,6 +48,9 @@ enum CLI {
         return url
     }
 
+    /// Whether this build (the tests and the `xlate` built with them) runs under AddressSanitizer (`make test-asan`).
+    static let underAddressSanitizer = dlsym(nil, "__asan_init") != nil  // RTLD_DEFAULT
+
     /// A child that exits early closes its stdin; writing to it must give EPIPE, not kill the test runner.
     private static let ignoreSIGPIPE: Void = { signal(SIGPIPE, SIG_IGN) }()
 
