@@ -1,59 +1,6 @@
 import Foundation
 import XlateCore
 
-/// A JSON object read from a model folder, with typed accessors that report the file and key on error.
-struct JSONFile {
-    let path: String
-    let object: [String: JSONValue]
-
-    init(path: String) throws(ModelError) {
-        self.path = path
-        let data = try ModelFile.read(path, limit: ModelFile.Limit.config, hint: "Every model folder needs it (Hugging Face layout).")
-        guard let object = JSONValue.parse(data)?.objectValue else {
-            throw .invalidConfig(path: path, reason: "not a JSON object")
-        }
-        self.object = object
-    }
-
-    func has(_ key: String) -> Bool { object[key] != nil && object[key] != .null }
-
-    private func value<T>(_ key: String, _ kind: String, _ get: (JSONValue) -> T?) throws(ModelError) -> T? {
-        guard has(key), let value = object[key] else { return nil }
-        guard let typed = get(value) else {
-            throw .invalidConfig(path: path, reason: "\"\(key)\" must be \(kind), got \(value)")
-        }
-        return typed
-    }
-
-    func int(_ key: String) throws(ModelError) -> Int? { try value(key, "an integer", \.intValue) }
-
-    func int(_ key: String, default fallback: Int) throws(ModelError) -> Int { try int(key) ?? fallback }
-
-    func requiredInt(_ key: String) throws(ModelError) -> Int {
-        guard let value = try int(key) else { throw .invalidConfig(path: path, reason: "\"\(key)\" is missing") }
-        return value
-    }
-
-    func double(_ key: String) throws(ModelError) -> Double? { try value(key, "a number", \.doubleValue) }
-
-    func bool(_ key: String) throws(ModelError) -> Bool? { try value(key, "true or false", \.boolValue) }
-
-    func string(_ key: String) throws(ModelError) -> String? { try value(key, "a string", \.stringValue) }
-
-    /// An id or a list of ids (as `eos_token_id` may be either).
-    func ids(_ key: String) throws(ModelError) -> [Int]? {
-        try value(key, "a token id or a list of token ids") { $0.intValue.map { [$0] } ?? $0.intArray }
-    }
-
-    /// A list of id sequences (`bad_words_ids`).
-    func idLists(_ key: String) throws(ModelError) -> [[Int]]? {
-        try value(key, "a list of lists of token ids") { value in
-            guard let lists = value.arrayValue?.map(\.intArray), lists.allSatisfy({ $0 != nil }) else { return nil }
-            return lists.map { $0! }
-        }
-    }
-}
-
 /// The hyperparameters of a Marian (OPUS-MT) model, from `config.json` (`MarianConfig` in transformers).
 public struct MarianConfig: Sendable, Equatable {
     public var vocabSize: Int  // vocab_size
@@ -131,59 +78,5 @@ public struct MarianConfig: Sendable, Equatable {
         for id in eosTokenIds + forcedEOSTokenIds {
             try check(id >= 0 && id < decoderVocabSize, "eos id \(id) is outside the decoder vocabulary (\(decoderVocabSize))")
         }
-    }
-}
-
-/// Default decoding settings shipped with a model: `generation_config.json`, or the same keys in `config.json`
-/// for older checkpoints (what transformers' `GenerationConfig.from_model_config` reads).
-public struct GenerationDefaults: Sendable, Equatable {
-    public var maxLength: Int?
-    public var maxNewTokens: Int?
-    public var numBeams: Int?
-    public var lengthPenalty: Double?
-    /// `true`, `false` or `"never"`.
-    public var earlyStopping: String?
-    public var numReturnSequences: Int?
-    public var badWordsIds: [[Int]]?
-    public var forcedEOSTokenIds: [Int]?
-    public var eosTokenIds: [Int]?
-    public var noRepeatNgramSize: Int?
-    public var repetitionPenalty: Double?
-    public var minLength: Int?
-    /// `[[layer, head], ...]`: the cross-attention heads that align words best (Whisper's `alignment_heads`).
-    public var alignmentHeads: [[Int]]?
-    /// The file these settings were read from (`generation_config.json` or `config.json`); nil when made in code.
-    public var path: String?
-
-    public init() {}
-
-    /// Reads `generation_config.json` when the folder has one, else the generation keys of `config.json`.
-    public init(modelDirectory: URL) throws(ModelError) {
-        let generation = modelDirectory.appendingPathComponent("generation_config.json")
-        let json = try JSONFile(
-            path: ModelFile.exists(generation.path)
-                ? generation.path : modelDirectory.appendingPathComponent("config.json").path)
-        path = json.path
-        maxLength = try json.int("max_length")
-        maxNewTokens = try json.int("max_new_tokens")
-        numBeams = try json.int("num_beams")
-        lengthPenalty = try json.double("length_penalty")
-        if json.has("early_stopping") {
-            if let flag = json.object["early_stopping"]?.boolValue {
-                earlyStopping = flag ? "true" : "false"
-            } else if json.object["early_stopping"]?.stringValue == "never" {
-                earlyStopping = "never"
-            } else {
-                throw .invalidConfig(path: json.path, reason: "\"early_stopping\" must be true, false or \"never\"")
-            }
-        }
-        numReturnSequences = try json.int("num_return_sequences")
-        badWordsIds = try json.idLists("bad_words_ids")
-        forcedEOSTokenIds = try json.ids("forced_eos_token_id")
-        eosTokenIds = try json.ids("eos_token_id")
-        noRepeatNgramSize = try json.int("no_repeat_ngram_size")
-        repetitionPenalty = try json.double("repetition_penalty")
-        minLength = try json.int("min_length")
-        alignmentHeads = try json.idLists("alignment_heads")
     }
 }
