@@ -5,6 +5,7 @@ let package = Package(
     name: "xlate",
     products: [
         .library(name: "Xlate", targets: ["Xlate"]),
+        .library(name: "XlateHub", targets: ["XlateHub"]),
         .executable(name: "xlate", targets: ["xlate"]),
     ],
     dependencies: [
@@ -39,11 +40,16 @@ let package = Package(
         /// Public facade: Translator, options, results, model resolution.
         .target(name: "Xlate", dependencies: ["XlateDecode"]),
 
+        // MARK: Downloads (apart, so that a library user who only translates does not link libcurl)
+
+        /// The Hugging Face Hub client over URLSession (FoundationNetworking, which links libcurl).
+        .target(name: "XlateHub", dependencies: ["Xlate"]),
+
         // MARK: Command line
 
         .executableTarget(
             name: "xlate",
-            dependencies: ["Xlate", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Xlate", "XlateHub", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         // MARK: Tests
@@ -52,6 +58,7 @@ let package = Package(
         .testTarget(name: "XlateModelTests", dependencies: ["XlateModel"]),
         .testTarget(name: "XlateDecodeTests", dependencies: ["XlateDecode"]),
         .testTarget(name: "XlateTests", dependencies: ["Xlate"]),
+        .testTarget(name: "XlateHubTests", dependencies: ["XlateHub"]),
         .testTarget(name: "CLITests", dependencies: ["xlate"]),
     ]
 )

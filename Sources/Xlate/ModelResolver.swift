@@ -2,10 +2,11 @@ import Foundation
 
 /// Finds a model folder for a language pair.
 ///
-/// Folders named `*-SRC-TGT` (e.g. `xlate-en-de`, `opus-mt-en-de`, `Helsinki-NLP--opus-mt-fr-en` as `xlate download`
-/// names them) are searched, in order, in: the directories of `XLATE_MODELS` (colon-separated), the `models` folder of
-/// the cache (`$XLATE_CACHE/models`, else `~/.cache/xlate/models`), the models installed beside the executable
-/// (`PREFIX/share/xlate/models`), and a `Models/` folder above the executable (a build inside the repository).
+/// Folders named `*-SRC-TGT` (e.g. `xlate-en-de`, `opus-mt-en-de`, `Helsinki-NLP--opus-mt-fr-en` as XlateHub's
+/// downloads are named) are searched, in order, in: the directories of `XLATE_MODELS` (colon-separated), the `models`
+/// folder of the cache (`$XLATE_CACHE/models`, else `~/.cache/xlate/models`), the models installed beside the
+/// executable (`PREFIX/share/xlate/models`), and a `Models/` folder above the executable (a build inside the
+/// repository).
 public struct ModelResolver: Sendable {
     /// Where models are looked for, in order.
     public let searchPaths: [URL]
@@ -39,7 +40,7 @@ public struct ModelResolver: Sendable {
     }
 
     /// xlate's cache folder: `XLATE_CACHE`, else `~/.cache/xlate`; nil when neither that nor `HOME` is set.
-    /// `HubClient` downloads into its `models` folder.
+    /// Downloads (XlateHub's `HubClient`) go to its `models` folder.
     public static func cacheDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> URL? {
         if let cache = environment["XLATE_CACHE"], !cache.isEmpty { return URL(fileURLWithPath: cache) }
         return environment["HOME"].map { URL(fileURLWithPath: $0).appendingPathComponent(".cache/xlate") }
@@ -106,8 +107,6 @@ public struct ModelNotFound: Error, LocalizedError, Equatable {
         let pairs = available.isEmpty ? "none" : Set(available.map { "\($0.source)-\($0.target)" }).sorted().joined(separator: ", ")
         return "no model for \(source) → \(target). Available pairs: \(pairs). Looked in: "
             + searched.map(\.path).joined(separator: ", ")
-            + ". Put a model folder named like opus-mt-\(source)-\(target) in one of them, or pass --model DIR."
-            + " To fetch the OPUS-MT model for this pair from the Hugging Face Hub: xlate download \(HubRepository.opusMTID(source: source, target: target))"
-            + " (or add --download)."
+            + ". Put a model folder named like opus-mt-\(source)-\(target) in one of them."
     }
 }

@@ -70,7 +70,7 @@ public enum ModelError: Error, LocalizedError, Equatable {
             "\(path): refused: \(reason). xlate reads only the tensors of a state dict and never runs code from a "
                 + "checkpoint; this file asks for more and may be malicious. Do not open it with torch.load(weights_only=False)."
         case .outputExists(let path):
-            "\(path): already exists; nothing was written. Use --force to replace it."
+            "\(path): already exists; nothing was written."
         case .unwritableFile(let path, let reason):
             "\(path): cannot write the file (\(reason))."
         case .tokenizer(let path, let reason):

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Xlate
+import XlateHub
 
 struct DownloadCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

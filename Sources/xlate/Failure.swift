@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Xlate
+import XlateHub
 
 /// Exit statuses, documented in `--help` and the README ("Exit status").
 enum Exit {
@@ -52,6 +53,7 @@ enum Failure {
     }
 
     /// What stderr says for `error` (after "xlate: "); nil: nothing (a reader that went away wants no message).
+    /// Library errors say what happened; where the command line has a way out (an option, a command), it is added here.
     static func message(of error: any Error) -> String? {
         switch error {
         case let error as WriteFailure: return error.code == EPIPE ? nil : error.message
@@ -61,6 +63,12 @@ enum Failure {
             // In the words of the command line where an option sets the value at fault.
             guard let option = error.setting.flatMap({ optionForSetting[$0] }) else { return error.localizedDescription }
             return "\(option): \(error.message)."
+        case let error as ModelNotFound:
+            return error.localizedDescription + " Or pass --model DIR. To fetch the OPUS-MT model for this pair from the "
+                + "Hugging Face Hub: xlate download \(HubRepository.opusMTID(source: error.source, target: error.target))"
+                + " (or add --download)."
+        case ModelError.outputExists:  // only `xlate convert` writes model files
+            return error.localizedDescription + " Use --force to replace it."
         default: return error.localizedDescription
         }
     }

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import Xlate
+@testable import XlateHub
 @testable import xlate
 
 /// A loopback hub (Support/LoopbackHubServer.swift) serving the tiny Marian model as `Helsinki-NLP/opus-mt-fr-en`,

@@ -1,1 +1,1 @@
-../../XlateTests/Support/LoopbackHubServer.swift
+../../XlateHubTests/Support/LoopbackHubServer.swift

@@ -3,7 +3,7 @@ import Foundation
 import Glibc
 #endif
 
-@testable import Xlate
+@testable import XlateHub
 
 /// A Hugging Face Hub look-alike on 127.0.0.1 for download tests (ephemeral ports, a thread per connection, one
 /// request per connection). Two listeners, so that a redirect changes origin as the real hub's does:

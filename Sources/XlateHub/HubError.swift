@@ -37,7 +37,7 @@ public enum HubError: Error, LocalizedError, Equatable, Sendable {
     case fileSystem(path: String, reason: String)
 
     public var errorDescription: String? {
-        let rerun = "The file was deleted; run the command again to download it again"
+        let rerun = "The file was deleted; a new download fetches it again"
         switch self {
         case .configuration(let reason):
             return reason
@@ -69,7 +69,7 @@ public enum HubError: Error, LocalizedError, Equatable, Sendable {
                 + "HF_HUB_OFFLINE=1 uses only the cache"
         case .interrupted(let file, let received, let expected, let reason):
             return "download of \(file) interrupted after \(received)" + (expected.map { " of \($0)" } ?? "")
-                + " bytes (\(reason)); run the same command again to resume"
+                + " bytes (\(reason)); download again to resume"
         case .invalidResponse(let url, let reason):
             return "unexpected answer from \(url): \(reason). Check HF_ENDPOINT, or try again later"
         case .noModelFiles(let repository, let revision, let reason):
@@ -83,7 +83,7 @@ public enum HubError: Error, LocalizedError, Equatable, Sendable {
                 + "or copy the model folder here from a machine that has it"
         case .busy(let repository, let lockFile):
             return "another xlate is downloading \(repository) (it holds \(lockFile)); "
-                + "wait for it to finish and run the command again"
+                + "wait for it to finish and download again"
         case .fileSystem(let path, let reason):
             return "cannot write \(path): \(reason). Check the free space and permissions, or point XLATE_CACHE elsewhere"
         }

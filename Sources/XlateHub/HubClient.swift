@@ -1,12 +1,17 @@
 import Foundation
+import Xlate
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
 
 /// Downloads model folders from the Hugging Face Hub (or a mirror of it) into xlate's cache, where
-/// `ModelResolver` finds them.
+/// `ModelResolver` finds them. A library of its own (the `XlateHub` product) because URLSession on Linux
+/// (FoundationNetworking) links libcurl: an app that only translates imports `Xlate` alone.
 ///
 /// ```swift
+/// import Xlate
+/// import XlateHub
+///
 /// let hub = try HubClient()   // HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE and XLATE_CACHE from the environment
 /// let model = try await hub.download("Helsinki-NLP/opus-mt-fr-en")
 /// let translator = try Translator(modelAt: model.directory)

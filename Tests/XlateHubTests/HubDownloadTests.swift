@@ -1,7 +1,10 @@
 import Foundation
 import Testing
 
-@testable import Xlate
+import Xlate
+@testable import XlateHub
+
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
 /// A loopback hub serving the tiny Marian model (and files to skip) as `Helsinki-NLP/opus-mt-fr-en`, an empty cache
 /// folder, and a client of both that retries at once. `stop()` when done.
@@ -134,7 +137,7 @@ struct HubDownloadTests {
             Issue.record("expected an interruption of source.spm, got \(String(describing: error))")
             return
         }
-        #expect(error?.localizedDescription.contains("run the same command again to resume") == true)
+        #expect(error?.localizedDescription.contains("download again to resume") == true)
         #expect(!FileManager.default.fileExists(atPath: hub.destination.path), "no model folder before every file is there")
         #expect(fileSize(hub.staging.appendingPathComponent("source.spm.incomplete")) == 100_000)
 
