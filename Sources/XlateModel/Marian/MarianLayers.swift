@@ -2,14 +2,14 @@ import XlateCore
 
 /// `MarianEncoderLayer`: post-norm self-attention and feed-forward blocks.
 struct MarianEncoderLayer: Sendable {
-    let selfAttn: AttentionWeights  // self_attn
+    let selfAttn: SelfAttention  // self_attn
     let selfAttnLayerNorm: LayerNorm  // self_attn_layer_norm
     let feedForward: FeedForward  // fc1, fc2
     let finalLayerNorm: LayerNorm  // final_layer_norm
 
     init(_ checkpoint: Checkpoint, _ prefix: String, config: MarianConfig) throws(ModelError) {
         let d = config.dModel
-        selfAttn = try AttentionWeights(checkpoint, "\(prefix).self_attn", dim: d, heads: config.encoderAttentionHeads, isCross: false)
+        selfAttn = try SelfAttention(checkpoint, "\(prefix).self_attn", config: config, heads: config.encoderAttentionHeads)
         selfAttnLayerNorm = try LayerNorm(checkpoint, "\(prefix).self_attn_layer_norm", dim: d)
         feedForward = try FeedForward(checkpoint, prefix, dim: d, ffnDim: config.encoderFFNDim, activation: config.activation)
         finalLayerNorm = try LayerNorm(checkpoint, "\(prefix).final_layer_norm", dim: d)
@@ -22,7 +22,7 @@ struct MarianEncoderLayer: Sendable {
         let rows = lengths.count * maxLength
         let qkv = scratch.qkv.pointer  // [rows, 3·d]
         let context = scratch.context.pointer  // [rows, d]
-        selfAttn.qkvProj!.apply(x, rows: rows, into: qkv)
+        selfAttn.qkvProj.apply(x, rows: rows, into: qkv)
         for (b, length) in lengths.enumerated() {
             let base = qkv + b * maxLength * 3 * d
             for i in 0..<length {
@@ -63,9 +63,9 @@ struct EncoderScratch {
 
 /// `MarianDecoderLayer`: post-norm masked self-attention, cross-attention and feed-forward blocks.
 struct MarianDecoderLayer: Sendable {
-    let selfAttn: AttentionWeights  // self_attn
+    let selfAttn: SelfAttention  // self_attn
     let selfAttnLayerNorm: LayerNorm  // self_attn_layer_norm
-    let encoderAttn: AttentionWeights  // encoder_attn
+    let encoderAttn: CrossAttention  // encoder_attn
     let encoderAttnLayerNorm: LayerNorm  // encoder_attn_layer_norm
     let feedForward: FeedForward  // fc1, fc2
     let finalLayerNorm: LayerNorm  // final_layer_norm
@@ -73,11 +73,31 @@ struct MarianDecoderLayer: Sendable {
     init(_ checkpoint: Checkpoint, _ prefix: String, config: MarianConfig) throws(ModelError) {
         let d = config.dModel
         let heads = config.decoderAttentionHeads
-        selfAttn = try AttentionWeights(checkpoint, "\(prefix).self_attn", dim: d, heads: heads, isCross: false)
+        selfAttn = try SelfAttention(checkpoint, "\(prefix).self_attn", config: config, heads: heads)
         selfAttnLayerNorm = try LayerNorm(checkpoint, "\(prefix).self_attn_layer_norm", dim: d)
-        encoderAttn = try AttentionWeights(checkpoint, "\(prefix).encoder_attn", dim: d, heads: heads, isCross: true)
+        encoderAttn = try CrossAttention(checkpoint, "\(prefix).encoder_attn", config: config, heads: heads)
         encoderAttnLayerNorm = try LayerNorm(checkpoint, "\(prefix).encoder_attn_layer_norm", dim: d)
         feedForward = try FeedForward(checkpoint, prefix, dim: d, ffnDim: config.decoderFFNDim, activation: config.activation)
         finalLayerNorm = try LayerNorm(checkpoint, "\(prefix).final_layer_norm", dim: d)
+    }
+}
+
+extension SelfAttention {
+    /// `MarianAttention` as self-attention: scaled by `1/sqrt(head_dim)`, `d_model` wide.
+    init(_ checkpoint: Checkpoint, _ prefix: String, config: MarianConfig, heads: Int) throws(ModelError) {
+        let headDim = config.dModel / heads
+        try self.init(
+            checkpoint, prefix, keys: .bart, dim: config.dModel, heads: heads, headDim: headDim,
+            scaling: 1 / Float(headDim).squareRoot())
+    }
+}
+
+extension CrossAttention {
+    /// `MarianAttention` as cross-attention: scaled by `1/sqrt(head_dim)`, `d_model` wide.
+    init(_ checkpoint: Checkpoint, _ prefix: String, config: MarianConfig, heads: Int) throws(ModelError) {
+        let headDim = config.dModel / heads
+        try self.init(
+            checkpoint, prefix, keys: .bart, dim: config.dModel, heads: heads, headDim: headDim,
+            scaling: 1 / Float(headDim).squareRoot())
     }
 }

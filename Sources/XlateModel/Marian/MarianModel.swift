@@ -183,7 +183,7 @@ public final class MarianModel: Seq2SeqModel {
         for encoded: EncoderOutput, rowSentences: [Int], maxLength: Int
     ) throws(XlateCoreError) -> DecoderState {
         let d = config.dModel
-        let crossKeyValues = encoded.crossKeyValues(decoderLayers.map { $0.encoderAttn.kvProj! })
+        let crossKeyValues = encoded.crossKeyValues(decoderLayers.map { $0.encoderAttn.kvProj })
         let rows = rowSentences.count
         let sizes: [Scratch: Int] = [
             .hidden: rows * d, .qkv: rows * 3 * d, .context: rows * d, .projected: rows * d, .query: rows * d,
@@ -215,7 +215,7 @@ public final class MarianModel: Seq2SeqModel {
         for (l, layer) in decoderLayers.enumerated() {
             // Masked self-attention over positions 0...step through the cache.
             let (keys, values) = state.cache(layer: l)
-            layer.selfAttn.qkvProj!.apply(hidden, rows: rows, into: qkv)  // [rows, 3·d]
+            layer.selfAttn.qkvProj.apply(hidden, rows: rows, into: qkv)  // [rows, 3·d]
             state.storeKeyValues(layer: l, fromFusedQKV: qkv)
             for r in 0..<rows {
                 for h in 0..<heads {
@@ -230,7 +230,7 @@ public final class MarianModel: Seq2SeqModel {
             layer.selfAttnLayerNorm.apply(hidden, rows: rows)
 
             // Cross-attention over the row's source sentence; keys/values computed once in the state.
-            layer.encoderAttn.qProj!.apply(hidden, rows: rows, into: query)  // [rows, d]
+            layer.encoderAttn.qProj.apply(hidden, rows: rows, into: query)  // [rows, d]
             crossAttend(
                 query: query, keyValues: state.crossKeyValues[l].pointer, rowSentences: rowSentences,
                 sourceLengths: sourceLengths, maxSource: maxSource, heads: heads, headDim: headDim, scaling: scaling,

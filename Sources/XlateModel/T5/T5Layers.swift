@@ -22,30 +22,19 @@ struct RMSNorm: Sendable {
     }
 }
 
-/// `T5Attention` weights: `q`, `k`, `v`, `o`, no biases, `num_heads · d_kv` wide (which may differ from `d_model`).
-struct T5AttentionWeights: Sendable {
-    let heads: Int
-    let headDim: Int  // d_kv
-    /// Self-attention: q, k and v in one GEMM `[3·inner, d]`; cross-attention: q `[inner, d]` and k, v `[2·inner, d]`.
-    let qkvProj: Linear?
-    let qProj: Linear?
-    let kvProj: Linear?
-    let o: Linear  // o [d, inner]
+extension SelfAttention {
+    /// `T5Attention` as self-attention: `q`, `k`, `v`, `o` without biases, no `1/sqrt(d)` scaling.
+    init(_ checkpoint: Checkpoint, _ prefix: String, config: T5Config) throws(ModelError) {
+        try self.init(
+            checkpoint, prefix, keys: .t5, dim: config.dModel, heads: config.numHeads, headDim: config.dKV, scaling: 1)
+    }
+}
 
-    init(_ checkpoint: Checkpoint, _ prefix: String, config: T5Config, isCross: Bool) throws(ModelError) {
-        let (d, inner) = (config.dModel, config.innerDim)
-        heads = config.numHeads
-        headDim = config.dKV
-        if isCross {
-            qkvProj = nil
-            qProj = try Linear(checkpoint, ["\(prefix).q"], in: d, out: inner, hasBias: false)
-            kvProj = try Linear(checkpoint, ["\(prefix).k", "\(prefix).v"], in: d, out: inner, hasBias: false)
-        } else {
-            qkvProj = try Linear(checkpoint, ["\(prefix).q", "\(prefix).k", "\(prefix).v"], in: d, out: inner, hasBias: false)
-            qProj = nil
-            kvProj = nil
-        }
-        o = try Linear(checkpoint, ["\(prefix).o"], in: inner, out: d, hasBias: false)
+extension CrossAttention {
+    /// `T5Attention` as cross-attention: `q`, `k`, `v`, `o` without biases, no `1/sqrt(d)` scaling.
+    init(_ checkpoint: Checkpoint, _ prefix: String, config: T5Config) throws(ModelError) {
+        try self.init(
+            checkpoint, prefix, keys: .t5, dim: config.dModel, heads: config.numHeads, headDim: config.dKV, scaling: 1)
     }
 }
 
@@ -160,14 +149,14 @@ func attendWithBias(
 
 /// `T5Block` of the encoder: pre-norm self-attention (`layer.0`) and feed-forward (`layer.1`) blocks.
 struct T5EncoderLayer: Sendable {
-    let selfAttention: T5AttentionWeights  // layer.0.SelfAttention
+    let selfAttention: SelfAttention  // layer.0.SelfAttention
     let selfAttentionNorm: RMSNorm  // layer.0.layer_norm
     let feedForward: T5FeedForward  // layer.1.DenseReluDense
     let feedForwardNorm: RMSNorm  // layer.1.layer_norm
 
     init(_ checkpoint: Checkpoint, _ prefix: String, config: T5Config) throws(ModelError) {
         let (d, eps) = (config.dModel, config.layerNormEpsilon)
-        selfAttention = try T5AttentionWeights(checkpoint, "\(prefix).layer.0.SelfAttention", config: config, isCross: false)
+        selfAttention = try SelfAttention(checkpoint, "\(prefix).layer.0.SelfAttention", config: config)
         selfAttentionNorm = try RMSNorm(checkpoint, "\(prefix).layer.0.layer_norm", dim: d, eps: eps)
         feedForward = try T5FeedForward(checkpoint, "\(prefix).layer.1.DenseReluDense", config: config)
         feedForwardNorm = try RMSNorm(checkpoint, "\(prefix).layer.1.layer_norm", dim: d, eps: eps)
@@ -181,7 +170,7 @@ struct T5EncoderLayer: Sendable {
         let rows = lengths.count * maxLength
         let (normed, qkv, context, projected) = (scratch.normed.pointer, scratch.qkv.pointer, scratch.context.pointer, scratch.projected.pointer)
         selfAttentionNorm.apply(x, rows: rows, into: normed)
-        selfAttention.qkvProj!.apply(normed, rows: rows, into: qkv)  // [rows, 3·inner]
+        selfAttention.qkvProj.apply(normed, rows: rows, into: qkv)  // [rows, 3·inner]
         for (b, length) in lengths.enumerated() {
             let base = qkv + b * maxLength * 3 * inner
             for i in 0..<length {
@@ -194,7 +183,7 @@ struct T5EncoderLayer: Sendable {
                 }
             }
         }
-        selfAttention.o.apply(context, rows: rows, into: projected)
+        selfAttention.outProj.apply(context, rows: rows, into: projected)
         Ops.add(projected, to: x, count: rows * d)
         feedForwardNorm.apply(x, rows: rows, into: normed)
         feedForward.apply(normed, rows: rows, hidden: scratch.ffn.pointer, into: projected)
@@ -224,18 +213,18 @@ struct T5EncoderScratch {
 /// `T5Block` of the decoder: pre-norm masked self-attention (`layer.0`), cross-attention (`layer.1`) and
 /// feed-forward (`layer.2`) blocks.
 struct T5DecoderLayer: Sendable {
-    let selfAttention: T5AttentionWeights  // layer.0.SelfAttention
+    let selfAttention: SelfAttention  // layer.0.SelfAttention
     let selfAttentionNorm: RMSNorm  // layer.0.layer_norm
-    let crossAttention: T5AttentionWeights  // layer.1.EncDecAttention
+    let crossAttention: CrossAttention  // layer.1.EncDecAttention
     let crossAttentionNorm: RMSNorm  // layer.1.layer_norm
     let feedForward: T5FeedForward  // layer.2.DenseReluDense
     let feedForwardNorm: RMSNorm  // layer.2.layer_norm
 
     init(_ checkpoint: Checkpoint, _ prefix: String, config: T5Config) throws(ModelError) {
         let (d, eps) = (config.dModel, config.layerNormEpsilon)
-        selfAttention = try T5AttentionWeights(checkpoint, "\(prefix).layer.0.SelfAttention", config: config, isCross: false)
+        selfAttention = try SelfAttention(checkpoint, "\(prefix).layer.0.SelfAttention", config: config)
         selfAttentionNorm = try RMSNorm(checkpoint, "\(prefix).layer.0.layer_norm", dim: d, eps: eps)
-        crossAttention = try T5AttentionWeights(checkpoint, "\(prefix).layer.1.EncDecAttention", config: config, isCross: true)
+        crossAttention = try CrossAttention(checkpoint, "\(prefix).layer.1.EncDecAttention", config: config)
         crossAttentionNorm = try RMSNorm(checkpoint, "\(prefix).layer.1.layer_norm", dim: d, eps: eps)
         feedForward = try T5FeedForward(checkpoint, "\(prefix).layer.2.DenseReluDense", config: config)
         feedForwardNorm = try RMSNorm(checkpoint, "\(prefix).layer.2.layer_norm", dim: d, eps: eps)

@@ -124,7 +124,7 @@ public final class T5Model: Seq2SeqModel {
         for encoded: EncoderOutput, rowSentences: [Int], maxLength: Int
     ) throws(XlateCoreError) -> DecoderState {
         let (d, inner) = (config.dModel, config.innerDim)
-        let crossKeyValues = encoded.crossKeyValues(decoderLayers.map { $0.crossAttention.kvProj! })
+        let crossKeyValues = encoded.crossKeyValues(decoderLayers.map { $0.crossAttention.kvProj })
         let rows = rowSentences.count
         let sizes: [Scratch: Int] = [
             .hidden: rows * d, .normed: rows * d, .qkv: rows * 3 * inner, .context: rows * inner, .projected: rows * d,
@@ -156,7 +156,7 @@ public final class T5Model: Seq2SeqModel {
             // Masked self-attention over positions 0...step through the cache, with the causal position bias.
             let (keys, values) = state.cache(layer: l)
             layer.selfAttentionNorm.apply(hidden, rows: rows, into: normed)
-            layer.selfAttention.qkvProj!.apply(normed, rows: rows, into: qkv)  // [rows, 3·inner]
+            layer.selfAttention.qkvProj.apply(normed, rows: rows, into: qkv)  // [rows, 3·inner]
             state.storeKeyValues(layer: l, fromFusedQKV: qkv)
             for r in 0..<rows {
                 for h in 0..<heads {
@@ -167,18 +167,18 @@ public final class T5Model: Seq2SeqModel {
                         output: context + r * inner + h * headDim)
                 }
             }
-            layer.selfAttention.o.apply(context, rows: rows, into: projected)
+            layer.selfAttention.outProj.apply(context, rows: rows, into: projected)
             Ops.add(projected, to: hidden, count: rows * d)
 
             // Cross-attention over the row's source sentence (no position bias); keys/values computed once.
             layer.crossAttentionNorm.apply(hidden, rows: rows, into: normed)
-            layer.crossAttention.qProj!.apply(normed, rows: rows, into: query)  // [rows, inner]
+            layer.crossAttention.qProj.apply(normed, rows: rows, into: query)  // [rows, inner]
             crossAttend(
                 query: query, keyValues: state.crossKeyValues[l].pointer, rowSentences: rowSentences,
                 sourceLengths: sourceLengths, maxSource: maxSource, heads: heads, headDim: headDim, scaling: 1,
                 scores: scores, context: context, recordAlignment: request?.layer == l, alignmentHeads: headSet,
                 alignment: &alignment)
-            layer.crossAttention.o.apply(context, rows: rows, into: projected)
+            layer.crossAttention.outProj.apply(context, rows: rows, into: projected)
             Ops.add(projected, to: hidden, count: rows * d)
 
             layer.feedForwardNorm.apply(hidden, rows: rows, into: normed)
