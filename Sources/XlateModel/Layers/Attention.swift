@@ -51,43 +51,50 @@ struct AttentionKeys: Sendable {
     static let t5 = AttentionKeys(q: "q", k: "k", v: "v", out: "o", hasBias: false)
 }
 
-/// Self-attention weights: q, k and v in one GEMM, `heads · headDim` wide (which may differ from `d_model`).
-struct SelfAttention: Sendable {
+/// The heads of an attention block: `heads · headDim` wide (which may differ from `d_model`, as in T5), and the
+/// factor on q·k.
+struct AttentionShape: Sendable {
     let heads: Int
     let headDim: Int
-    /// Applied to q·k: `1/sqrt(headDim)`, or 1 where it is folded into the weights (T5).
+    /// `1/sqrt(headDim)`, or 1 where it is folded into the weights (T5).
     let scaling: Float
+
+    var inner: Int { heads * headDim }
+
+    /// `MarianAttention` / `BartAttention`: `dim / heads` per head, scaled by `1/sqrt(headDim)`.
+    static func scaled(dim: Int, heads: Int) -> AttentionShape {
+        let headDim = dim / heads
+        return AttentionShape(heads: heads, headDim: headDim, scaling: 1 / Float(headDim).squareRoot())
+    }
+}
+
+/// Self-attention weights: q, k and v in one GEMM.
+struct SelfAttention: Sendable {
+    let shape: AttentionShape
     let qkvProj: Linear  // q, k, v stacked [3·inner, d]
     let outProj: Linear  // out_proj / o [d, inner]
 
-    init(
-        _ checkpoint: Checkpoint, _ prefix: String, keys: AttentionKeys, dim: Int, heads: Int, headDim: Int, scaling: Float
-    ) throws(ModelError) {
-        (self.heads, self.headDim, self.scaling) = (heads, headDim, scaling)
-        let (inner, names) = (heads * headDim, [keys.q, keys.k, keys.v].map { "\(prefix).\($0)" })
-        qkvProj = try Linear(checkpoint, names, in: dim, out: inner, hasBias: keys.hasBias)
-        outProj = try Linear(checkpoint, ["\(prefix).\(keys.out)"], in: inner, out: dim, hasBias: keys.hasBias)
+    init(_ checkpoint: Checkpoint, _ prefix: String, keys: AttentionKeys, dim: Int, shape: AttentionShape) throws(ModelError) {
+        self.shape = shape
+        let names = [keys.q, keys.k, keys.v].map { "\(prefix).\($0)" }
+        qkvProj = try Linear(checkpoint, names, in: dim, out: shape.inner, hasBias: keys.hasBias)
+        outProj = try Linear(checkpoint, ["\(prefix).\(keys.out)"], in: shape.inner, out: dim, hasBias: keys.hasBias)
     }
 }
 
 /// Cross-attention weights: the query projection runs every decoder step; k and v, fused, run once per sentence
 /// over the encoder output (`makeDecoderState`).
 struct CrossAttention: Sendable {
-    let heads: Int
-    let headDim: Int
-    /// Applied to q·k: `1/sqrt(headDim)`, or 1 where it is folded into the weights (T5).
-    let scaling: Float
+    let shape: AttentionShape
     let qProj: Linear  // q_proj / q [inner, d]
     let kvProj: Linear  // k, v stacked [2·inner, d]
     let outProj: Linear  // out_proj / o [d, inner]
 
-    init(
-        _ checkpoint: Checkpoint, _ prefix: String, keys: AttentionKeys, dim: Int, heads: Int, headDim: Int, scaling: Float
-    ) throws(ModelError) {
-        (self.heads, self.headDim, self.scaling) = (heads, headDim, scaling)
-        let inner = heads * headDim
-        qProj = try Linear(checkpoint, ["\(prefix).\(keys.q)"], in: dim, out: inner, hasBias: keys.hasBias)
-        kvProj = try Linear(checkpoint, ["\(prefix).\(keys.k)", "\(prefix).\(keys.v)"], in: dim, out: inner, hasBias: keys.hasBias)
-        outProj = try Linear(checkpoint, ["\(prefix).\(keys.out)"], in: inner, out: dim, hasBias: keys.hasBias)
+    init(_ checkpoint: Checkpoint, _ prefix: String, keys: AttentionKeys, dim: Int, shape: AttentionShape) throws(ModelError) {
+        self.shape = shape
+        let (inner, bias) = (shape.inner, keys.hasBias)
+        qProj = try Linear(checkpoint, ["\(prefix).\(keys.q)"], in: dim, out: inner, hasBias: bias)
+        kvProj = try Linear(checkpoint, ["\(prefix).\(keys.k)", "\(prefix).\(keys.v)"], in: dim, out: inner, hasBias: bias)
+        outProj = try Linear(checkpoint, ["\(prefix).\(keys.out)"], in: inner, out: dim, hasBias: bias)
     }
 }
