@@ -40,30 +40,61 @@ func crossAttend(
     }
 }
 
-/// `MarianAttention` / `BartAttention` weights: `q_proj`, `k_proj`, `v_proj`, `out_proj`.
-struct AttentionWeights: Sendable {
+/// The checkpoint names of an attention block's projections, under the block's prefix.
+struct AttentionKeys: Sendable {
+    let q: String, k: String, v: String, out: String
+    let hasBias: Bool
+
+    /// `MarianAttention` / `BartAttention`: `q_proj`, `k_proj`, `v_proj`, `out_proj`, with biases.
+    static let bart = AttentionKeys(q: "q_proj", k: "k_proj", v: "v_proj", out: "out_proj", hasBias: true)
+    /// `T5Attention`: `q`, `k`, `v`, `o`, no biases.
+    static let t5 = AttentionKeys(q: "q", k: "k", v: "v", out: "o", hasBias: false)
+}
+
+/// The heads of an attention block: `heads · headDim` wide (which may differ from `d_model`, as in T5), and the
+/// factor on q·k.
+struct AttentionShape: Sendable {
     let heads: Int
     let headDim: Int
+    /// `1/sqrt(headDim)`, or 1 where it is folded into the weights (T5).
     let scaling: Float
-    /// Self-attention: q, k and v in one GEMM `[3·d, d]`; cross-attention: q `[d, d]` and k, v fused `[2·d, d]`.
-    let qkvProj: Linear?
-    let qProj: Linear?
-    let kvProj: Linear?
-    let outProj: Linear  // out_proj [d, d]
 
-    init(_ checkpoint: Checkpoint, _ prefix: String, dim: Int, heads: Int, isCross: Bool) throws(ModelError) {
-        self.heads = heads
-        headDim = dim / heads
-        scaling = 1 / Float(headDim).squareRoot()
-        if isCross {
-            qkvProj = nil
-            qProj = try Linear(checkpoint, ["\(prefix).q_proj"], in: dim, out: dim)
-            kvProj = try Linear(checkpoint, ["\(prefix).k_proj", "\(prefix).v_proj"], in: dim, out: dim)
-        } else {
-            qkvProj = try Linear(checkpoint, ["\(prefix).q_proj", "\(prefix).k_proj", "\(prefix).v_proj"], in: dim, out: dim)
-            qProj = nil
-            kvProj = nil
-        }
-        outProj = try Linear(checkpoint, ["\(prefix).out_proj"], in: dim, out: dim)
+    var inner: Int { heads * headDim }
+
+    /// `MarianAttention` / `BartAttention`: `dim / heads` per head, scaled by `1/sqrt(headDim)`.
+    static func scaled(dim: Int, heads: Int) -> AttentionShape {
+        let headDim = dim / heads
+        return AttentionShape(heads: heads, headDim: headDim, scaling: 1 / Float(headDim).squareRoot())
+    }
+}
+
+/// Self-attention weights: q, k and v in one GEMM.
+struct SelfAttention: Sendable {
+    let shape: AttentionShape
+    let qkvProj: Linear  // q, k, v stacked [3·inner, d]
+    let outProj: Linear  // out_proj / o [d, inner]
+
+    init(_ checkpoint: Checkpoint, _ prefix: String, keys: AttentionKeys, dim: Int, shape: AttentionShape) throws(ModelError) {
+        self.shape = shape
+        let names = [keys.q, keys.k, keys.v].map { "\(prefix).\($0)" }
+        qkvProj = try Linear(checkpoint, names, in: dim, out: shape.inner, hasBias: keys.hasBias)
+        outProj = try Linear(checkpoint, ["\(prefix).\(keys.out)"], in: shape.inner, out: dim, hasBias: keys.hasBias)
+    }
+}
+
+/// Cross-attention weights: the query projection runs every decoder step; k and v, fused, run once per sentence
+/// over the encoder output (`makeDecoderState`).
+struct CrossAttention: Sendable {
+    let shape: AttentionShape
+    let qProj: Linear  // q_proj / q [inner, d]
+    let kvProj: Linear  // k, v stacked [2·inner, d]
+    let outProj: Linear  // out_proj / o [d, inner]
+
+    init(_ checkpoint: Checkpoint, _ prefix: String, keys: AttentionKeys, dim: Int, shape: AttentionShape) throws(ModelError) {
+        self.shape = shape
+        let (inner, bias) = (shape.inner, keys.hasBias)
+        qProj = try Linear(checkpoint, ["\(prefix).\(keys.q)"], in: dim, out: inner, hasBias: bias)
+        kvProj = try Linear(checkpoint, ["\(prefix).\(keys.k)", "\(prefix).\(keys.v)"], in: dim, out: inner, hasBias: bias)
+        outProj = try Linear(checkpoint, ["\(prefix).\(keys.out)"], in: inner, out: dim, hasBias: bias)
     }
 }

@@ -5,22 +5,8 @@ import XlateCore
 ///
 /// Post-norm Transformer with scaled embeddings, sinusoidal positions, `final_logits_bias` and an output
 /// projection tied to the decoder embedding (or a separate `lm_head`).
-public final class MarianModel: Seq2SeqModel {
+public final class MarianModel: EncoderDecoderModel, @unchecked Sendable {
     public let config: MarianConfig
-    let encoderEmbedTokens: EmbeddingTable  // model.shared.weight or model.encoder.embed_tokens.weight [vocab, d]
-    let decoderEmbedTokens: EmbeddingTable  // model.shared.weight or model.decoder.embed_tokens.weight [decoderVocab, d]
-    let encoderPositions: FloatBuffer  // model.encoder.embed_positions.weight or sinusoidal [maxPositions, d]
-    let decoderPositions: FloatBuffer  // model.decoder.embed_positions.weight or sinusoidal [maxPositions, d]
-    let encoderLayers: [MarianEncoderLayer]  // model.encoder.layers.N
-    let decoderLayers: [MarianDecoderLayer]  // model.decoder.layers.N
-    let lmHead: Linear  // lm_head.weight (or the tied decoder embedding) [decoderVocab, d], bias: final_logits_bias
-    let embedScale: Float
-
-    public let vocabulary: ModelVocabulary
-    public var decoderLayerCount: Int { decoderLayers.count }
-    public var decoderHeadCount: Int { config.decoderAttentionHeads }
-    public var maxSourceLength: Int { config.maxPositionEmbeddings }
-    public var maxTargetLength: Int { config.maxPositionEmbeddings }
 
     /// Loads the weights of a model folder (config.json + safetensors), validating every tensor.
     public convenience init(directory: URL) throws(ModelError) {
@@ -28,35 +14,44 @@ public final class MarianModel: Seq2SeqModel {
         try self.init(config: config, checkpoint: try Checkpoint(directory: directory))
     }
 
+    /// Maps the checkpoint onto the skeleton: `model.shared.weight` (or `model.{encoder,decoder}.embed_tokens.weight`)
+    /// `[vocab, d]`, `model.{encoder,decoder}.embed_positions.weight` or sinusoidal `[maxPositions, d]`,
+    /// `model.{encoder,decoder}.layers.N`, and `lm_head.weight` (or the tied decoder embedding) `[decoderVocab, d]`
+    /// with `final_logits_bias`.
     public init(config: MarianConfig, checkpoint: Checkpoint) throws(ModelError) {
         self.config = config
         let d = config.dModel
-        (encoderEmbedTokens, decoderEmbedTokens, lmHead) = try Self.embeddingsAndOutput(config, checkpoint)
-        let sinusoidal = FloatBuffer(Self.sinusoidalPositions(count: config.maxPositionEmbeddings, dim: d))
-        func positions(_ name: String) throws(ModelError) -> FloatBuffer {
-            checkpoint.contains(name) ? try checkpoint.buffer(name, shape: [config.maxPositionEmbeddings, d]) : sinusoidal
+        let (encoderEmbedTokens, decoderEmbedTokens, lmHead) = try MarianModel.embeddingsAndOutput(config, checkpoint)
+        let sinusoidal = FloatBuffer(Positions.sinusoidal(count: config.maxPositionEmbeddings, dim: d))
+        func positions(_ name: String) throws(ModelError) -> Positions {
+            .table(checkpoint.contains(name) ? try checkpoint.buffer(name, shape: [config.maxPositionEmbeddings, d]) : sinusoidal)
         }
-        encoderPositions = try positions("model.encoder.embed_positions.weight")
-        decoderPositions = try positions("model.decoder.embed_positions.weight")
+        let encoderPositions = try positions("model.encoder.embed_positions.weight")
+        let decoderPositions = try positions("model.decoder.embed_positions.weight")
 
-        var encoderLayers: [MarianEncoderLayer] = []
+        var encoderLayers: [EncoderLayer] = []
         for i in 0..<config.encoderLayers {
-            encoderLayers.append(try MarianEncoderLayer(checkpoint, "model.encoder.layers.\(i)", config: config))
+            encoderLayers.append(try EncoderLayer(checkpoint, "model.encoder.layers.\(i)", marian: config))
         }
-        var decoderLayers: [MarianDecoderLayer] = []
+        var decoderLayers: [DecoderLayer] = []
         for i in 0..<config.decoderLayers {
-            decoderLayers.append(try MarianDecoderLayer(checkpoint, "model.decoder.layers.\(i)", config: config))
+            decoderLayers.append(try DecoderLayer(checkpoint, "model.decoder.layers.\(i)", marian: config))
         }
-        self.encoderLayers = encoderLayers
-        self.decoderLayers = decoderLayers
-
         try checkpoint.checkAllUsed()
 
-        embedScale = config.scaleEmbedding ? Float(Double(d).squareRoot()) : 1
-        vocabulary = ModelVocabulary(
-            decoderStartTokenId: config.decoderStartTokenId, eosTokenIds: config.eosTokenIds,
-            padTokenId: config.padTokenId, targetSize: lmHead.outFeatures,
-            forcedEOSTokenIds: config.forcedEOSTokenIds)
+        super.init(
+            encoder: EncoderStack(embedding: encoderEmbedTokens, positions: encoderPositions, layers: encoderLayers, finalNorm: nil),
+            decoder: DecoderStack(
+                embedding: decoderEmbedTokens, positions: decoderPositions, layers: decoderLayers, finalNorm: nil,
+                outputProjection: lmHead),
+            settings: EncoderDecoderSettings(
+                normPlacement: .post, embedScale: config.scaleEmbedding ? Float(Double(d).squareRoot()) : 1, outputScale: 1,
+                sourceVocabularySize: config.vocabSize, maxSourceLength: config.maxPositionEmbeddings,
+                maxTargetLength: config.maxPositionEmbeddings,
+                vocabulary: ModelVocabulary(
+                    decoderStartTokenId: config.decoderStartTokenId, eosTokenIds: config.eosTokenIds,
+                    padTokenId: config.padTokenId, targetSize: lmHead.outFeatures,
+                    forcedEOSTokenIds: config.forcedEOSTokenIds)))
     }
 
     /// The token embeddings (`EmbeddingTable`s; one shared table when the vocabularies are shared) and the output
@@ -122,130 +117,5 @@ public final class MarianModel: Seq2SeqModel {
             }
         }
         return (encoderTable, decoderTable, head)
-    }
-
-    /// transformers' `MarianSinusoidalPositionalEmbedding`: `[sin(p·ω_j) for j < d/2 | cos(p·ω_j) for j < d/2]`,
-    /// `ω_j = 10000^(−2j/d)`, computed in double precision and rounded to float as numpy → torch does.
-    static func sinusoidalPositions(count: Int, dim: Int) -> [Float] {
-        var table = [Float](repeating: 0, count: count * dim)
-        let half = dim / 2
-        for position in 0..<count {
-            for j in 0..<half {
-                let angle = Double(position) / pow(10000, Double(2 * j) / Double(dim))
-                table[position * dim + j] = Float(sin(angle))
-                table[position * dim + half + j] = Float(cos(angle))
-            }
-        }
-        return table
-    }
-
-    /// Writes `embed_tokens(ids) · embed_scale + positions` for rows of ids at the given positions into `x`.
-    private func embed(_ ids: [Int], positions: [Int], table: EmbeddingTable, positionTable: FloatBuffer, into x: UnsafeMutablePointer<Float>) {
-        let d = config.dModel
-        for (row, (id, position)) in zip(ids, positions).enumerated() {
-            let token = x + row * d
-            table.copyRow(id, to: token)
-            let place = positionTable.pointer + position * d
-            for j in 0..<d { token[j] = token[j] * embedScale + place[j] }
-        }
-    }
-
-    public func encode(_ sentences: [[Int]]) -> EncoderOutput {
-        let d = config.dModel
-        let lengths = sentences.map(\.count)
-        let maxLength = lengths.max() ?? 0
-        for sentence in sentences {
-            precondition(sentence.count <= config.maxPositionEmbeddings, "source of \(sentence.count) tokens exceeds max_position_embeddings")
-            precondition(sentence.allSatisfy { $0 >= 0 && $0 < config.vocabSize }, "source id outside the vocabulary")
-        }
-        let groups = EncoderGroups(lengths: lengths)
-        let scratch = EncoderScratch(rows: groups.maxRows, dim: d, ffnDim: config.encoderFFNDim, maxLength: maxLength)
-        let hidden = groups.encode(width: d, batchMaxLength: maxLength) { group, groupMaxLength, x in
-            var ids: [Int] = []
-            for sentence in sentences[group] {
-                ids += sentence + Array(repeating: config.padTokenId, count: groupMaxLength - sentence.count)
-            }
-            let positions = Array(repeating: Array(0..<groupMaxLength), count: group.count).flatMap { $0 }
-            embed(ids, positions: positions, table: encoderEmbedTokens, positionTable: encoderPositions, into: x)
-            for layer in encoderLayers {
-                layer.apply(x, lengths: Array(lengths[group]), maxLength: groupMaxLength, scratch: scratch)
-            }
-        }
-        return EncoderOutput(hiddenStates: hidden, lengths: lengths)
-    }
-
-    /// Scratch buffers of a decoder step, in `DecoderState.workspace`.
-    private enum Scratch: Int, CaseIterable {
-        case hidden, qkv, context, projected, query, ffn, scores
-    }
-
-    public func makeDecoderState(
-        for encoded: EncoderOutput, rowSentences: [Int], maxLength: Int
-    ) throws(XlateCoreError) -> DecoderState {
-        let d = config.dModel
-        let crossKeyValues = encoded.crossKeyValues(decoderLayers.map { $0.encoderAttn.kvProj! })
-        let rows = rowSentences.count
-        let sizes: [Scratch: Int] = [
-            .hidden: rows * d, .qkv: rows * 3 * d, .context: rows * d, .projected: rows * d, .query: rows * d,
-            .ffn: rows * config.decoderFFNDim, .scores: max(config.maxPositionEmbeddings, encoded.maxLength),
-        ]
-        return try DecoderState(
-            rowSentences: rowSentences, layers: decoderLayers.count, width: d,
-            maxLength: min(maxLength, maxTargetLength), vocabularySize: lmHead.outFeatures, crossKeyValues: crossKeyValues,
-            sourceLengths: encoded.lengths, maxSourceLength: encoded.maxLength,
-            workspaceSizes: Scratch.allCases.map { sizes[$0]! })
-    }
-
-    public func decodeStep(_ tokens: [Int], state: inout DecoderState, crossAttention request: CrossAttentionRequest?) {
-        precondition(tokens.count == state.rows, "one token per decoder row")
-        state.reserveNextPosition()
-        let d = config.dModel
-        let (rows, step, capacity) = (state.rows, state.step, state.capacity)
-        let (heads, headDim) = (config.decoderAttentionHeads, d / config.decoderAttentionHeads)
-        let scaling = 1 / Float(headDim).squareRoot()
-        func scratch(_ buffer: Scratch) -> UnsafeMutablePointer<Float> { state.workspace[buffer.rawValue].pointer }
-        let (hidden, qkv, context, projected) = (scratch(.hidden), scratch(.qkv), scratch(.context), scratch(.projected))
-        let (query, ffn, scores) = (scratch(.query), scratch(.ffn), scratch(.scores))
-        let (rowSentences, sourceLengths, maxSource) = (state.rowSentences, state.sourceLengths, state.maxSourceLength)
-
-        embed(tokens, positions: Array(repeating: step, count: rows), table: decoderEmbedTokens, positionTable: decoderPositions, into: hidden)
-        var alignment = request == nil ? nil : state.takeCrossAttentionStorage()
-        let headSet = request?.heads ?? Array(0..<heads)
-
-        for (l, layer) in decoderLayers.enumerated() {
-            // Masked self-attention over positions 0...step through the cache.
-            let (keys, values) = state.cache(layer: l)
-            layer.selfAttn.qkvProj!.apply(hidden, rows: rows, into: qkv)  // [rows, 3·d]
-            state.storeKeyValues(layer: l, fromFusedQKV: qkv)
-            for r in 0..<rows {
-                for h in 0..<heads {
-                    attendOne(
-                        query: qkv + r * 3 * d + h * headDim, keys: keys + r * capacity * d + h * headDim,
-                        values: values + r * capacity * d + h * headDim, stride: d, count: step + 1, headDim: headDim,
-                        scaling: scaling, scores: scores, output: context + r * d + h * headDim)
-                }
-            }
-            layer.selfAttn.outProj.apply(context, rows: rows, into: projected)
-            Ops.add(projected, to: hidden, count: rows * d)
-            layer.selfAttnLayerNorm.apply(hidden, rows: rows)
-
-            // Cross-attention over the row's source sentence; keys/values computed once in the state.
-            layer.encoderAttn.qProj!.apply(hidden, rows: rows, into: query)  // [rows, d]
-            crossAttend(
-                query: query, keyValues: state.crossKeyValues[l].pointer, rowSentences: rowSentences,
-                sourceLengths: sourceLengths, maxSource: maxSource, heads: heads, headDim: headDim, scaling: scaling,
-                scores: scores, context: context, recordAlignment: request?.layer == l, alignmentHeads: headSet,
-                alignment: &alignment)
-            layer.encoderAttn.outProj.apply(context, rows: rows, into: projected)
-            Ops.add(projected, to: hidden, count: rows * d)
-            layer.encoderAttnLayerNorm.apply(hidden, rows: rows)
-
-            layer.feedForward.apply(hidden, rows: rows, hidden: ffn, into: projected)
-            Ops.add(projected, to: hidden, count: rows * d)
-            layer.finalLayerNorm.apply(hidden, rows: rows)
-        }
-        state.logits.withUnsafeMutableBufferPointer { lmHead.apply(hidden, rows: rows, into: $0.baseAddress!) }
-        state.crossAttention = alignment
-        state.step += 1
     }
 }
