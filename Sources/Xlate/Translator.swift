@@ -38,9 +38,9 @@ public final class Translator: Sendable {
     /// Every tensor is checked against the config before use. `computeType: .int8` quantises the weight matrices
     /// (faster, half the memory of float16 weights; translations may differ slightly from float32's).
     ///
-    /// - Throws: ``ModelError`` naming the file or tensor at fault (`missingFolder` / `notAFolder` when `directory`
+    /// - Throws: `ModelError` naming the file or tensor at fault (`missingFolder` / `notAFolder` when `directory`
     ///   is not a model folder; an out-of-range setting of `generation_config.json` is `invalidConfig`), or
-    ///   ``XlateCoreError`` when OpenBLAS is needed and cannot be loaded.
+    ///   `XlateCoreError` when OpenBLAS is needed and cannot be loaded.
     public init(modelAt directory: URL, computeType: ComputeType = .float32) throws {
         if GEMMPath.current == .openBLAS, computeType == .float32 { _ = try BLAS.info() }
         self.directory = directory
@@ -107,8 +107,8 @@ public final class Translator: Sendable {
     /// every translation that was completed. (When every batch had already started, the call returns normally.) The
     /// async `translate` stops at the same points when its task is cancelled: between rounds of `threads` batches.
     ///
-    /// - Throws: ``DecodingError`` for options out of range (before anything is translated), ``TranslationStopped``
-    ///   when `shouldStop` stopped it, ``XlateCoreError/cannotReserve(bytes:reason:)`` when even one sentence's
+    /// - Throws: `DecodingError` for options out of range (before anything is translated), ``TranslationStopped``
+    ///   when `shouldStop` stopped it, `XlateCoreError.cannotReserve` when even one sentence's
     ///   decoder caches cannot be reserved (a batch that does not fit is first decoded in smaller parts).
     ///
     /// ```swift
