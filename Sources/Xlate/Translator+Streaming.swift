@@ -99,13 +99,8 @@ extension Translator {
         var results: [Translation] = []
         results.reserveCapacity(texts.count)
         for start in stride(from: 0, to: texts.count, by: groupSize) {
-            try Task.checkCancellation()
             let group = Array(texts[start..<min(start + groupSize, texts.count)])
-            results += try await withCheckedThrowingContinuation { continuation in
-                DispatchQueue.global(qos: .userInitiated).async { [self] in
-                    continuation.resume(with: Result { try translate(group, options: options) })
-                }
-            }
+            results += try await Self.offCooperativePool { [self] in try translate(group, options: options) }
             progress?(results.count, texts.count)
         }
         return results

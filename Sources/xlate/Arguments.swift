@@ -182,3 +182,13 @@ struct OutputArguments: ParsableArguments {
         return filled
     }
 }
+
+/// What to put before every input: `--prefix`, else (T5 models with --src/--tgt) the translation prefix.
+func inputPrefix(for translator: Translator, prefix: String?, source: String?, target: String?) throws -> String? {
+    if let prefix { return prefix }
+    guard translator.architecture == .t5, let source, let target else { return nil }
+    guard let translationPrefix = translator.translationPrefix(source: source, target: target) else {
+        throw ValidationError("no translation prefix for \(source) → \(target) (unknown language code); give it with --prefix TEXT")
+    }
+    return translationPrefix
+}

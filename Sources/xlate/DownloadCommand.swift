@@ -141,7 +141,7 @@ final class DownloadProgress: @unchecked Sendable {
             let width = ioctl(STDERR_FILENO, UInt(TIOCGWINSZ), &size) == 0 && size.ws_col > 0 ? Int(size.ws_col) : 80
             let rate = Double(progress.bytes - (baseline ?? 0)) / max(seconds, 1e-3)
             let line = Self.line(progress, bytesPerSecond: rate, width: width)
-            FileHandle.standardError.write(Data(("\r" + line + "\u{1B}[K").utf8))
+            writeToStandardError("\r" + line + "\u{1B}[K")
             visible = true
         }
     }
@@ -149,7 +149,7 @@ final class DownloadProgress: @unchecked Sendable {
     /// Erases the line.
     func clear() {
         lock.withLock {
-            if visible { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            if visible { writeToStandardError("\r\u{1B}[K") }
             visible = false
         }
     }

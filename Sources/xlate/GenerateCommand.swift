@@ -38,19 +38,3 @@ struct GenerateCommand: ParsableCommand {
         ).run()
     }
 }
-
-/// Whether the model folder at `path` holds a T5-style model, whose --src/--tgt choose a translation prefix. A
-/// folder that cannot be read counts as not; loading it reports why.
-func isTextToTextModel(_ path: String) -> Bool {
-    (try? ModelArchitecture(directory: URL(fileURLWithPath: path))) == .t5
-}
-
-/// What to put before every input: `--prefix`, else (T5 models with --src/--tgt) the translation prefix.
-func inputPrefix(for translator: Translator, prefix: String?, source: String?, target: String?) throws -> String? {
-    if let prefix { return prefix }
-    guard translator.architecture == .t5, let source, let target else { return nil }
-    guard let translationPrefix = translator.translationPrefix(source: source, target: target) else {
-        throw ValidationError("no translation prefix for \(source) → \(target) (unknown language code); give it with --prefix TEXT")
-    }
-    return translationPrefix
-}

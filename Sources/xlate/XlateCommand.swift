@@ -48,10 +48,15 @@ func checkLanguages(_ translator: Translator, source: String?, target: String?) 
 
 extension ComputeType: ExpressibleByArgument {}
 
-/// Writes a message to standard error. A failure to write it is ignored: there is nowhere left to report it, and it
-/// must not stop xlate (FileHandle.write would trap).
+/// Writes a message to standard error.
 func printError(_ message: String) {
-    let bytes = Array("xlate: \(message)\n".utf8)
+    writeToStandardError("xlate: \(message)\n")
+}
+
+/// Writes `text` to standard error. A failure to write it is ignored: there is nowhere left to report it, and it
+/// must not stop xlate (FileHandle.write would trap).
+func writeToStandardError(_ text: String) {
+    let bytes = Array(text.utf8)
     var written = 0
     while written < bytes.count {
         let count = bytes[written...].withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
