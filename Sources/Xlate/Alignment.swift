@@ -45,10 +45,17 @@ public struct Alignment: Sendable, Equatable {
 
         /// `source-target`, as in the Pharaoh format.
         public var description: String { "\(source)-\(target)" }
+
+        /// The same link seen from the other side (source and target swapped): a reverse model's link in the
+        /// forward direction's indices.
+        public var swapped: Link { Link(source: target, target: source) }
     }
 
     /// The decoder layer and heads (nil: all heads, averaged) the attention was taken from.
     public let request: CrossAttentionRequest
+    /// How the word matrix and the links are read from the piece matrix (which step's attention, which words a
+    /// link may go to).
+    public let method: AlignmentMethod
     /// Source pieces as the encoder read them, including the closing `</s>`.
     public let sourcePieces: [String]
     /// Generated pieces, including the final `</s>` (absent when the length limit cut the output).
@@ -60,31 +67,54 @@ public struct Alignment: Sendable, Equatable {
     /// The translation's words, `</s>` excluded.
     public let targetWords: [Word]
     /// `[targetWords.count][sourceWords.count]`: summed over a source word's pieces, averaged over a target word's
-    /// pieces (each row is the share of attention a target word gave to each source word).
+    /// pieces (each row is the share of attention a target word gave to each source word), each target piece's
+    /// attention taken from the step `method` says. A word with no pieces has zeros.
     public let wordMatrix: [[Float]]
 
     /// Pieces that belong to no word.
     public static let specialPieces: Set<String> = [MarianTokenizer.eosToken, MarianTokenizer.padToken]
 
     /// Builds the word-level view of a piece-level attention matrix `[targetPieces][sourcePieces]`.
-    public init(sourcePieces: [String], targetPieces: [String], matrix: [[Float]], request: CrossAttentionRequest) {
+    ///
+    /// - Parameters:
+    ///   - method: how words and links are read from the matrix (default: ``AlignmentMethod/default``).
+    ///   - sourceWords, targetWords: the words, when not the pieces merged at `▁` (``words(_:)``): for given texts,
+    ///     their whitespace-separated tokens (``words(text:pieces:)``). Each word's piece range must lie in its pieces.
+    public init(
+        sourcePieces: [String], targetPieces: [String], matrix: [[Float]], request: CrossAttentionRequest,
+        method: AlignmentMethod = .default, sourceWords: [Word]? = nil, targetWords: [Word]? = nil
+    ) {
         precondition(matrix.count == targetPieces.count, "one attention row per target piece")
         precondition(matrix.allSatisfy { $0.count == sourcePieces.count }, "one attention column per source piece")
         self.request = request
+        self.method = method
         self.sourcePieces = sourcePieces
         self.targetPieces = targetPieces
         pieceMatrix = matrix
-        let sourceWords = Self.words(sourcePieces)
-        let targetWords = Self.words(targetPieces)
+        let sourceWords = sourceWords ?? Self.words(sourcePieces)
+        let targetWords = targetWords ?? Self.words(targetPieces)
+        precondition(sourceWords.allSatisfy { $0.pieces.upperBound <= sourcePieces.count }, "source words within the pieces")
+        precondition(targetWords.allSatisfy { $0.pieces.upperBound <= targetPieces.count }, "target words within the pieces")
         self.sourceWords = sourceWords
         self.targetWords = targetWords
+        // Shift-att: the row of the step that reads piece t as its input, the step after the one that emitted it;
+        // the last piece (no step reads it) keeps its own.
+        let rows = method.shifted ? matrix.indices.map { matrix[min($0 + 1, matrix.count - 1)] } : matrix
         wordMatrix = targetWords.map { target in
             sourceWords.map { source in
+                guard !target.pieces.isEmpty else { return 0 }
                 var sum: Float = 0
-                for t in target.pieces { for s in source.pieces { sum += matrix[t][s] } }
+                for t in target.pieces { for s in source.pieces { sum += rows[t][s] } }
                 return sum / Float(target.pieces.count)
             }
         }
+    }
+
+    /// This alignment's attention read with `method` instead.
+    public func reading(_ method: AlignmentMethod) -> Alignment {
+        Alignment(
+            sourcePieces: sourcePieces, targetPieces: targetPieces, matrix: pieceMatrix, request: request,
+            method: method, sourceWords: sourceWords, targetWords: targetWords)
     }
 
     /// Merges SentencePiece pieces into words: `▁` starts a word, special pieces end one and belong to none.
@@ -108,14 +138,78 @@ public struct Alignment: Sendable, Equatable {
         return words
     }
 
+    /// The whitespace-separated tokens of `text` as words over `pieces`, the pieces the tokenizer made of `text`
+    /// (special pieces such as the closing `</s>` included). Pieces map to tokens by character offsets: each piece
+    /// covers as many characters as it has (`▁` aside), compared after NFKC as SentencePiece normalises, and belongs
+    /// to the token its first character comes from; a piece that is `▁` alone belongs to the token after it. So
+    /// `"Katze."` as one token gets both pieces `▁Katze` and `.`, and a pre-tokenised `"Katze ."` two words.
+    ///
+    /// Where a piece's text is not at the offset reached (the tokenizer dropped a character, or normalised it beyond
+    /// NFKC), the mapping goes on from the next place the piece's text occurs. A token the tokenizer dropped
+    /// entirely (a zero-width character alone) gets an empty piece range.
+    public static func words(text: String, pieces: [String]) -> [Word] {
+        let tokens = text.split(whereSeparator: \.isWhitespace).map(String.init)
+        var owner: [Int] = []  // the token of each normalised character (Unicode scalar)
+        var characters: [Unicode.Scalar] = []
+        for (index, token) in tokens.enumerated() {
+            for scalar in token.precomposedStringWithCompatibilityMapping.unicodeScalars {
+                characters.append(scalar)
+                owner.append(index)
+            }
+        }
+        var first = [Int?](repeating: nil, count: tokens.count)  // each token's first and last piece
+        var last = [Int?](repeating: nil, count: tokens.count)
+        var position = 0
+        for (index, piece) in pieces.enumerated() {
+            let body = Array(piece.unicodeScalars.filter { $0 != "\u{2581}" })
+            // `</s>` closing the pieces is no text; written in the text it is, and then it is read as such.
+            if specialPieces.contains(piece), !characters[min(position, characters.count)...].starts(with: body) { continue }
+            guard position < characters.count else { break }
+            // A character the tokenizer dropped or changed beyond NFKC: go on from where the piece's text is next.
+            if !body.isEmpty, !characters[position...].starts(with: body),
+                let found = (position..<characters.count).first(where: { characters[$0...].starts(with: body) })
+            {
+                position = found
+            }
+            let token = owner[position]
+            first[token] = first[token] ?? index
+            last[token] = index
+            position += body.count
+        }
+        var words: [Word] = []
+        var next = 0  // where an empty range goes: after the pieces of the tokens before
+        for (index, token) in tokens.enumerated() {
+            if let start = first[index], let end = last[index] {
+                words.append(Word(text: token, pieces: start..<(end + 1)))
+                next = end + 1
+            } else {
+                words.append(Word(text: token, pieces: next..<next))
+            }
+        }
+        return words
+    }
+
     /// For each target word, the source word it attended to most (Marian's `--alignment hard`), in target order.
+    /// With ``AlignmentMethod/skipsPunctuation``, a target word that is not punctuation links to the strongest
+    /// source word that is not (when there is one). Words with no pieces (a given text's token that the tokenizer
+    /// dropped) take no part.
     public var hardLinks: [Link] {
-        guard !sourceWords.isEmpty else { return [] }
-        return wordMatrix.enumerated().map { target, row in
-            var best = 0
-            for s in row.indices where row[s] > row[best] { best = s }
+        let sources = sourceWords.indices.filter { !sourceWords[$0].pieces.isEmpty }
+        guard !sources.isEmpty else { return [] }
+        let wordSources = method.skipsPunctuation ? sources.filter { !Self.isPunctuation(sourceWords[$0].text) } : sources
+        return wordMatrix.indices.compactMap { target -> Link? in
+            guard !targetWords[target].pieces.isEmpty else { return nil }
+            let row = wordMatrix[target]
+            let candidates = wordSources.isEmpty || Self.isPunctuation(targetWords[target].text) ? sources : wordSources
+            var best = candidates[0]
+            for s in candidates where row[s] > row[best] { best = s }
             return Link(source: best, target: target)
         }
+    }
+
+    /// Whether a word is punctuation or symbols only (`.`, `,`, `"`, `–`, `...`).
+    static func isPunctuation(_ word: String) -> Bool {
+        !word.isEmpty && word.allSatisfy { $0.isPunctuation || $0.isSymbol }
     }
 
     /// Every link whose word-level weight is at least `threshold` (Marian's `--alignment P`), in target order.
@@ -147,7 +241,7 @@ extension Translation {
         if index == 0 { return alignment }
         return Alignment(
             sourcePieces: alignment.sourcePieces, targetPieces: hypotheses[index].pieces, matrix: matrix,
-            request: alignment.request)
+            request: alignment.request, method: alignment.method)
     }
 }
 

@@ -27,11 +27,14 @@ public struct AlignmentMap: Sendable {
         public var label: String
         /// The alignment drawn.
         public var alignment: Alignment
+        /// The links marked on the word level (e.g. both directions symmetrised); nil: the alignment's hard links.
+        public var links: [Alignment.Link]?
 
-        /// A view named `label` showing `alignment`.
-        public init(label: String, alignment: Alignment) {
+        /// A view named `label` showing `alignment`, with `links` marked (nil: its hard links).
+        public init(label: String, alignment: Alignment, links: [Alignment.Link]? = nil) {
             self.label = label
             self.alignment = alignment
+            self.links = links
         }
     }
 
@@ -100,7 +103,7 @@ public enum AlignmentRenderer {
         for (r, label) in rowLabels.enumerated() {
             out += pad(truncate(label, labelWidth), labelWidth) + " "
             for c in 0..<shown {
-                out += terminalCell(grid.weights[r][c], hard: grid.best[r] == c, width: cell, color: color)
+                out += terminalCell(grid.weights[r][c], hard: grid.marks[r].contains(c), width: cell, color: color)
             }
             out += "\n"
         }
@@ -160,7 +163,7 @@ public enum AlignmentRenderer {
         var body = ""
         var y = 10.0, width = 200.0
         for (number, map) in maps.enumerated() {
-            let grid = Grid(map.views[0].alignment, level: level)
+            let grid = Grid(map.views[0].alignment, level: level, links: map.views[0].links)
             let rowLabels = grid.rows.map { truncate($0, 24) }
             let columnLabels = grid.columns.map { truncate($0, 24) }
             let left = 10 + charWidth * Double(rowLabels.map(\.count).max() ?? 0) + 8
@@ -181,7 +184,7 @@ public enum AlignmentRenderer {
                     let x = left + Double(c) * cell
                     body += "<rect x=\"\(format(x))\" y=\"\(format(rowY))\" width=\"\(format(cell - 1))\" height=\"\(format(cell - 1))\" fill=\"rgb(\(red),\(green),\(blue))\">"
                         + "<title>\(escape(grid.rows[r])) ← \(escape(grid.columns[c])): \(String(format: "%.4f", weight))</title></rect>\n"
-                    if grid.best[r] == c {
+                    if grid.marks[r].contains(c) {
                         body += "<circle cx=\"\(format(x + (cell - 1) / 2))\" cy=\"\(format(rowY + (cell - 1) / 2))\" r=\"3.5\" fill=\"\(isLight(weight) ? "#000" : "#fff")\"/>\n"
                     }
                 }
@@ -227,7 +230,7 @@ public enum AlignmentRenderer {
             sections += "<p class=\"readout\">hover a cell for its weight</p>\n"
             for (v, view) in map.views.enumerated() {
                 for level in AlignmentLevel.allCases {
-                    sections += table(Grid(view.alignment, level: level), view: v, level: level, shown: v == 0 && level == .words)
+                    sections += table(Grid(view.alignment, level: level, links: view.links), view: v, level: level, shown: v == 0 && level == .words)
                 }
             }
             sections += "</section>\n"
@@ -259,7 +262,7 @@ public enum AlignmentRenderer {
             </head>
             <body>
             <h1>\(escape(title))</h1>
-            <p class="note">Rows: target, columns: source. Colour: cross-attention weight (dark 0 … yellow 1); dot: each row’s strongest cell (for words, the hard link; pieces include <code>&lt;/s&gt;</code>). Word weights are summed over a source word’s pieces and averaged over a target word’s pieces.</p>
+            <p class="note">Rows: target, columns: source. Colour: cross-attention weight (dark 0 … yellow 1); dot: each row’s strongest cell (for words, the links: the hard links, or both directions’ links symmetrised where both were aligned; pieces include <code>&lt;/s&gt;</code>). Word weights are summed over a source word’s pieces and averaged over a target word’s pieces.</p>
             \(sections)<script>
             //<![CDATA[ (the page is also well-formed XML)
             for (const section of document.querySelectorAll("section.sentence")) {
@@ -300,7 +303,7 @@ public enum AlignmentRenderer {
             for (c, weight) in grid.weights[r].enumerated() {
                 // Kept short (a page holds every view): the weight is the title; the page's script adds the labels.
                 let (red, green, blue) = heatColor(weight)
-                let hard = grid.best[r] == c ? " class=\"hard\(isLight(weight) ? " light" : "")\"" : ""
+                let hard = grid.marks[r].contains(c) ? " class=\"hard\(isLight(weight) ? " light" : "")\"" : ""
                 html += "<td\(hard) style=\"background:#\(String(format: "%02x%02x%02x", red, green, blue))\" title=\"\(String(format: "%.4f", weight))\"></td>"
             }
             html += "</tr>\n"
@@ -358,25 +361,27 @@ struct Grid {
     var columns: [String]
     /// `[rows][columns]`
     var weights: [[Float]]
-    /// The column marked in each row: words, the hard link (`Alignment.hardLinks`); pieces, the strongest cell
-    /// (nil: the row has no columns).
-    var best: [Int?]
+    /// The columns marked in each row: words, the links (`Alignment.hardLinks`, or the view's own links, e.g.
+    /// symmetrised); pieces, the strongest cell (none: the row has no columns).
+    var marks: [Set<Int>]
 
-    init(_ alignment: Alignment, level: AlignmentLevel) {
+    init(_ alignment: Alignment, level: AlignmentLevel, links: [Alignment.Link]? = nil) {
         switch level {
         case .words:
             rows = alignment.targetWords.map(\.text)
             columns = alignment.sourceWords.map(\.text)
             weights = alignment.wordMatrix
-            best = Array(repeating: nil, count: rows.count)
-            for link in alignment.hardLinks { best[link.target] = link.source }
+            marks = Array(repeating: [], count: rows.count)
+            for link in links ?? alignment.hardLinks where marks.indices.contains(link.target) {
+                marks[link.target].insert(link.source)
+            }
         case .pieces:
             rows = alignment.targetPieces
             columns = alignment.sourcePieces
             weights = alignment.pieceMatrix
             // Every column is drawn, `</s>` included (a row often attends to it most): the mark goes on the row's
             // strongest cell, as the colours show it (the first of equal ones).
-            best = weights.map { row in row.indices.max { row[$0] < row[$1] } }
+            marks = weights.map { row in row.indices.max { row[$0] < row[$1] }.map { [$0] } ?? [] }
         }
     }
 }

@@ -67,6 +67,23 @@ extension Translator {
         distribution: ScoreDistribution = .model
     ) throws -> [TranslationScore] {
         let options = options ?? defaultOptions
+        return try forcedDecoding(pairs, options: options, distribution: distribution).enumerated().map { index, forced in
+            let tokenScores = forced.hypothesis.tokenScores!
+            return TranslationScore(
+                source: pairs[index].source, target: pairs[index].target, ids: forced.hypothesis.tokens,
+                pieces: tokenizer.targetPieces(forced.hypothesis.tokens), tokenScores: tokenScores,
+                logProbability: tokenScores.reduce(0, +), score: forced.hypothesis.score!,
+                truncatedSourceTokens: forced.truncated)
+        }
+    }
+
+    /// Teacher forcing of each pair, in batches of similar source length, results in input order: the scored
+    /// hypothesis (with the cross-attention `options.decoding.crossAttention` asks for, prefix columns included),
+    /// the source as encoded (`options.prefix` first), the target as tokenized (its pieces as the text writes them,
+    /// where the hypothesis has `<unk>`), and the source tokens dropped for length.
+    func forcedDecoding(
+        _ pairs: [(source: String, target: String)], options: TranslationOptions, distribution: ScoreDistribution
+    ) throws -> [(source: TokenizedText, target: TokenizedText, truncated: Int, hypothesis: Hypothesis)] {
         try options.validate(for: model)
         var inputs: [(index: Int, source: TokenizedText, truncated: Int, target: TokenizedText)] = []
         for (index, pair) in pairs.enumerated() {
@@ -80,35 +97,27 @@ extension Translator {
         // Longest first, so each batch holds sentences of similar length (little padding).
         inputs.sort { $0.source.ids.count > $1.source.ids.count }
         let batches = options.threadBatches(inputs)
-        let scored = ParallelResults<[TranslationScore]>(count: batches.count)
+        let decoded = ParallelResults<[Hypothesis]>(count: batches.count)
         DispatchQueue.concurrentPerform(iterations: min(options.threads, batches.count)) { _ in
-            while let b = scored.claim() {
+            while let b = decoded.claim() {
                 let batch = batches[b]
                 let encoded = model.encode(batch.map(\.source.ids))
-                let hypotheses: [Hypothesis]
                 do throws(XlateCoreError) {
-                    hypotheses = try encoded.inParts { part, sentences throws(XlateCoreError) in
+                    decoded.store(try encoded.inParts { part, sentences throws(XlateCoreError) in
                         try ForcedDecoding().score(
                             model: model, encoded: part, targets: batch[sentences].map(\.target.ids), options: options.decoding,
                             distribution: distribution)
-                    }
+                    }, at: b)
                 } catch {
-                    scored.fail(error)
+                    decoded.fail(error)
                     return
                 }
-                scored.store(zip(batch, hypotheses).map { input, hypothesis in
-                    let tokenScores = hypothesis.tokenScores!
-                    return TranslationScore(
-                        source: pairs[input.index].source, target: pairs[input.index].target, ids: hypothesis.tokens,
-                        pieces: tokenizer.targetPieces(hypothesis.tokens), tokenScores: tokenScores,
-                        logProbability: tokenScores.reduce(0, +), score: hypothesis.score!,
-                        truncatedSourceTokens: input.truncated)
-                }, at: b)
             }
         }
-        var results = [TranslationScore?](repeating: nil, count: pairs.count)
-        for (batch, scores) in zip(batches, try scored.values()) {
-            for (input, score) in zip(batch, scores) { results[input.index] = score }
+        var results = [(source: TokenizedText, target: TokenizedText, truncated: Int, hypothesis: Hypothesis)?](
+            repeating: nil, count: pairs.count)
+        for (batch, hypotheses) in zip(batches, try decoded.values()) {
+            for (input, hypothesis) in zip(batch, hypotheses) { results[input.index] = (input.source, input.target, input.truncated, hypothesis) }
         }
         return results.map { $0! }
     }

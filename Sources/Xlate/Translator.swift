@@ -68,7 +68,7 @@ public final class Translator: Sendable {
     /// `prefixLength`: leading source tokens that came from `TranslationOptions.prefix`, left out of the result.
     private func makeTranslation(
         source: String, tokens: TokenizedText, truncated: Int, nbest: [Hypothesis], attention: CrossAttentionRequest?,
-        maxLength: Int, prefixLength: Int = 0
+        alignmentMethod: AlignmentMethod, maxLength: Int, prefixLength: Int = 0
     ) -> Translation {
         let hypotheses = nbest.map { hypothesis in
             TranslatedHypothesis(
@@ -84,7 +84,7 @@ public final class Translator: Sendable {
         if let attention, let best = hypotheses.first, let matrix = best.crossAttention {
             alignment = Alignment(
                 sourcePieces: tokens.pieces + [MarianTokenizer.eosToken], targetPieces: best.pieces, matrix: matrix,
-                request: attention)
+                request: attention, method: alignmentMethod)
         }
         return Translation(
             source: source, text: hypotheses.first?.text ?? "", sourceTokens: tokens.pieces, sourceIds: tokens.ids,
@@ -186,8 +186,8 @@ public final class Translator: Sendable {
                 translated.store(zip(batch, hypotheses).map { input, nbest in
                     makeTranslation(
                         source: texts[input.index], tokens: input.source, truncated: input.truncated, nbest: nbest,
-                        attention: options.decoding.crossAttention, maxLength: options.decoding.effectiveMaxLength,
-                        prefixLength: input.prefixLength)
+                        attention: options.decoding.crossAttention, alignmentMethod: options.alignmentMethod,
+                        maxLength: options.decoding.effectiveMaxLength, prefixLength: input.prefixLength)
                 }, at: b)
                 progress?(batch.count, total)
             }
@@ -260,6 +260,9 @@ public struct TranslationOptions: Sendable, Equatable {
     /// `splitSentences`. Nil: the model's source language, from its folder name (`opus-mt-en-de`), else every
     /// language's rules.
     public var sourceLanguage: String?
+    /// How ``Translation/alignment`` reads links from the attention `decoding.crossAttention` asks for (and
+    /// ``Translator/align(source:target:options:)`` too).
+    public var alignmentMethod: AlignmentMethod = .default
 
     /// Options with `decoding` (transformers' defaults unless given; ``Translator/defaultOptions`` holds the
     /// model's own) and `batchSize` sentences per batch.

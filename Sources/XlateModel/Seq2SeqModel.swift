@@ -48,7 +48,7 @@ public struct ModelVocabulary: Sendable, Equatable {
 }
 
 /// Which cross-attention to return from a decoder step: a layer, and heads to average (nil: all heads).
-public struct CrossAttentionRequest: Sendable, Equatable {
+public struct CrossAttentionRequest: Sendable, Hashable {
     public var layer: Int
     public var heads: [Int]?
 

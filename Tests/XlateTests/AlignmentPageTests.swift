@@ -40,7 +40,7 @@ struct AlignmentPageTests {
 
     @Test func terminalAndSVGMarkTheSameCells() {
         let grid = Grid(Self.alignment, level: .pieces)
-        #expect(grid.best == [0, 2, 2])
+        #expect(grid.marks == [[0], [2], [2]])
         let svg = AlignmentRenderer.svg([AlignmentMap(source: "Hello.", translation: "Hallo.", views: [
             .init(label: "layer 0", alignment: Self.alignment),
         ])], level: .pieces)
@@ -61,6 +61,6 @@ struct AlignmentPageTests {
         let tie = Alignment(
             sourcePieces: ["▁a", "▁b", "</s>"], targetPieces: ["▁x"], matrix: [[0.4, 0.4, 0.2]],
             request: CrossAttentionRequest(layer: 0))
-        #expect(Grid(tie, level: .pieces).best == [0])
+        #expect(Grid(tie, level: .pieces).marks == [[0]])
     }
 }
