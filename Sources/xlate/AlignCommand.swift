@@ -22,6 +22,8 @@ struct AlignCommand: ParsableCommand {
               xlate align --model Models/xlate-en-de --layer 2 --heads 0,5 "I like tea."
               xlate align -s en -t de -i sentences.txt --html align.html --svg align.svg
               xlate align -s de -t en --level pieces --color none "Die Katze schläft."
+              xlate align -s en -t de --pairs "The cat sat . ||| Die Katze saß ."
+              xlate align -s en -t de --pairs --symmetrize none -i corpus.en-de
             """)
 
     @OptionGroup(title: "Model") var selection: ModelArguments
@@ -57,6 +59,25 @@ struct AlignCommand: ParsableCommand {
     @Option(help: "Width of the heatmap in columns.")
     var width: Int?
 
+    @Flag(help: "Align given translations instead of translating: each line (or TEXT) is 'source ||| target'; prints the links of each line in the Moses format (source-target indices of the whitespace-separated words, so pre-tokenised text aligns token by token). A line that is not a pair gets an empty line, a message on stderr, and exit status 4 at the end; a blank line, or a blank side, no links.")
+    var pairs = false
+
+    @Option(help: "With --pairs: text (the links), or json (one object per line: words, links, the word matrix; with --symmetrize both directions' links and matrices).")
+    var format: PairsFormat?
+
+    @Option(help: ArgumentHelp("With --pairs: the model of the opposite direction (target → source), to align both ways and combine the links (--symmetrize). With --src/--tgt it is found by itself: the model for --tgt → --src, when there is one.", valueName: "dir"))
+    var reverseModel: String?
+
+    @Option(help: ArgumentHelp("With --pairs: how both directions' links combine: grow-diag-final-and (as fast_align's atools; the default, the lowest error rate measured), intersection, union; none: one direction only.", valueName: "method"))
+    var symmetrize: SymmetrizeOption?
+
+    /// `--symmetrize`: a `Symmetrization`, or none.
+    enum SymmetrizeOption: String, ExpressibleByArgument, CaseIterable {
+        case growDiagFinalAnd = "grow-diag-final-and", intersection, union, none
+
+        var symmetrization: Symmetrization? { Symmetrization(rawValue: rawValue) }
+    }
+
     enum ColorChoice: String, ExpressibleByArgument, CaseIterable {
         case auto, ansi256 = "256", truecolor, none
     }
@@ -66,11 +87,14 @@ struct AlignCommand: ParsableCommand {
             throw ValidationError("give sentences as arguments or with -i FILE, not both")
         }
         if let width, width < 20 { throw ValidationError("--width must be >= 20, got \(width)") }
+        if !pairs, format != nil || reverseModel != nil || symmetrize != nil {
+            throw ValidationError("--format, --reverse-model and --symmetrize go with --pairs")
+        }
         _ = try headList()
     }
 
     /// `--heads 0,5` → [0, 5].
-    private func headList() throws -> [Int]? {
+    func headList() throws -> [Int]? {
         guard let heads else { return nil }
         let parts = heads.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
         let values = parts.compactMap { Int($0) }
@@ -84,6 +108,7 @@ struct AlignCommand: ParsableCommand {
         StandardStreams.prepare()
         let input = self.input.filled(from: root.input)
         let selection = self.selection.filled(from: root.selection)
+        if pairs { return try runPairs(input, selection) }
         let translator = try selection.loadTranslator(quiet: input.quiet)
         let sentences = try readSentences(input)
         var options = try self.decoding.filled(from: root.decoding)
@@ -180,7 +205,7 @@ struct AlignCommand: ParsableCommand {
     }
 
     /// Writes `text` to `path` (nil: stdout) as `xlate -o` writes: see `OutputSink`.
-    private func write(_ text: String, to path: String?) throws {
+    func write(_ text: String, to path: String?) throws {
         let sink = try OutputSink(path: path)
         do { try sink.write(text) } catch { throw sink.abandon(after: error) }
         try sink.commitOrAbandon()

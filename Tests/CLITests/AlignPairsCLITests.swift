@@ -1,0 +1,141 @@
+import Foundation
+import Testing
+
+extension CLITests {
+    /// `xlate align --pairs`: given `source ||| target` lines in, Moses links out, one line per line.
+    @Suite struct AligningPairs {
+        static let cat = "The cat sat on the mat . ||| Die Katze saß auf der Matte ."
+
+        @Test func pairsInLinksOutOneLinePerLine() throws {
+            let input = Self.cat + "\n\nI like tea . ||| Ich mag Tee .\n"
+            let result = try CLI.run(["align", "-s", "en", "-t", "de", "--pairs", "--symmetrize", "none"], input: input)
+            #expect(result.status == 0, "stderr: \(result.stderr)")
+            // Pre-tokenised: "." is a word on each side; a blank line is a pair of empty sides.
+            #expect(result.lines == ["0-0 1-1 2-2 3-3 4-4 5-5 6-6", "", "0-0 1-1 2-2 3-3"])
+        }
+
+        @Test func aLineThatIsNotAPairKeepsItsPlaceAndIsNamed() throws {
+            let input = Self.cat + "\nno separator\nI ||| like ||| tea\n ||| Hallo Welt\nI like tea . ||| Ich mag Tee .\n"
+            let result = try CLI.run(["align", "-s", "en", "-t", "de", "--pairs", "--symmetrize", "none"], input: input)
+            #expect(result.status == 4, "bad input: \(result.stderr)")
+            #expect(result.lines == ["0-0 1-1 2-2 3-3 4-4 5-5 6-6", "", "", "", "0-0 1-1 2-2 3-3"])
+            #expect(result.stderr.contains("line 2: expected 'source ||| target', found no '|||'"), "\(result.stderr)")
+            #expect(result.stderr.contains("line 3: expected 'source ||| target', found 2 '|||'"), "\(result.stderr)")
+            #expect(!result.stderr.contains("line 4"), "an empty side is no error: \(result.stderr)")
+            #expect(result.stderr.contains("2 lines could not be aligned"))
+        }
+
+        @Test func aTargetTooLongForTheDecoderFailsOnlyItsLine() throws {
+            let long = Array(repeating: "Wort", count: 300).joined(separator: " ")
+            let input = Self.cat + "\nword ||| \(long)\nI like tea . ||| Ich mag Tee .\n"
+            let result = try CLI.run(["align", "-s", "en", "-t", "de", "--pairs", "--symmetrize", "none"], input: input)
+            #expect(result.status == 4)
+            #expect(result.lines == ["0-0 1-1 2-2 3-3 4-4 5-5 6-6", "", "0-0 1-1 2-2 3-3"])
+            #expect(result.stderr.contains("line 2: the target has"), "\(result.stderr)")
+        }
+
+        @Test func argumentsAndFilesArePairsToo() throws {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("xlate-pairs-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }  // cleanup only
+            let file = directory.appendingPathComponent("pairs.txt")
+            try Data((Self.cat + "\n").utf8).write(to: file)
+            let fromFile = try CLI.run(["align", "-s", "en", "-t", "de", "--pairs", "--symmetrize", "none", "-i", file.path], input: "")
+            #expect(fromFile.status == 0 && fromFile.lines == ["0-0 1-1 2-2 3-3 4-4 5-5 6-6"], "\(fromFile.stderr)")
+            let fromArguments = try CLI.run(["align", "--model", "Models/xlate-en-de", "--pairs", Self.cat, "bad"], input: "")
+            #expect(fromArguments.status == 4 && fromArguments.lines == ["0-0 1-1 2-2 3-3 4-4 5-5 6-6", ""])
+            #expect(fromArguments.stderr.contains("argument 2: expected"), "\(fromArguments.stderr)")
+        }
+
+        @Test func jsonHasWordsLinksAndTheMatrix() throws {
+            let result = try CLI.run(["align", "-s", "en", "-t", "de", "--pairs", "--format", "json", "--symmetrize", "none"], input: Self.cat + "\nbad\n")
+            #expect(result.status == 4)
+            try #require(result.lines.count == 2)
+            let object = try jsonObject(result.lines[0])
+            #expect(object["source_words"] as? [String] == ["The", "cat", "sat", "on", "the", "mat", "."])
+            #expect(object["pharaoh"] as? String == "0-0 1-1 2-2 3-3 4-4 5-5 6-6")
+            let matrix = try #require(object["matrix"] as? [[Double]])
+            #expect(matrix.count == 7 && matrix.allSatisfy { $0.count == 7 })
+            let error = try jsonObject(result.lines[1])
+            #expect((error["error"] as? String)?.hasPrefix("line 2: expected") == true)
+        }
+
+        /// Both directions: the reverse model (de-en, found from --src/--tgt) aligns the other way; intersection ⊆
+        /// each direction ⊆ union, and the printed links are the chosen combination of the two.
+        @Test func symmetrizeCombinesBothDirections() throws {
+            let input = "He writes a letter to his mother . ||| Er schreibt seiner Mutter einen Brief .\n"
+            var linkSets: [String: Set<[Int]>] = [:]
+            for method in ["intersection", "union", "grow-diag-final-and"] {
+                let result = try CLI.run(
+                    ["align", "-s", "en", "-t", "de", "--pairs", "--format", "json", "--symmetrize", method], input: input)
+                #expect(result.status == 0, "stderr: \(result.stderr)")
+                let object = try jsonObject(try #require(result.lines.first))
+                #expect(object["symmetrization"] as? String == method)
+                let forward = Set(try #require(object["forward_links"] as? [[Int]]))
+                let reverse = Set(try #require(object["reverse_links"] as? [[Int]]))
+                let links = Set(try #require(object["links"] as? [[Int]]))
+                switch method {
+                case "intersection": #expect(links == forward.intersection(reverse))
+                case "union": #expect(links == forward.union(reverse))
+                default: #expect(forward.intersection(reverse).isSubset(of: links) && links.isSubset(of: forward.union(reverse)))
+                }
+                let reverseMatrix = try #require(object["reverse_matrix"] as? [[Double]])
+                #expect(reverseMatrix.count == 8 && reverseMatrix.allSatisfy { $0.count == 7 }, "rows: the reverse model's target words (English), columns its source words (German)")
+                linkSets[method] = links
+            }
+            let explicit = try CLI.run(
+                ["align", "--model", "Models/xlate-en-de", "--reverse-model", "Models/xlate-de-en", "--pairs", "--symmetrize", "union"],
+                input: input)
+            #expect(explicit.status == 0, "stderr: \(explicit.stderr)")
+            let union = try #require(linkSets["union"]).sorted { ($0[0], $0[1]) < ($1[0], $1[1]) }
+            #expect(explicit.lines == [union.map { "\($0[0])-\($0[1])" }.joined(separator: " ")])
+        }
+
+        /// With --src/--tgt the opposite model (de-en) is found, and grow-diag-final-and is the default; with
+        /// --model DIR alone, one direction.
+        @Test func bothDirectionsByDefaultWhenTheOppositeModelIsThere() throws {
+            let input = "He writes a letter to his mother . ||| Er schreibt seiner Mutter einen Brief .\n"
+            let byDefault = try CLI.run(["align", "-s", "en", "-t", "de", "--pairs", "--format", "json"], input: input)
+            let explicit = try CLI.run(
+                ["align", "-s", "en", "-t", "de", "--pairs", "--format", "json", "--symmetrize", "grow-diag-final-and"], input: input)
+            #expect(byDefault.status == 0 && explicit.status == 0, "\(byDefault.stderr) \(explicit.stderr)")
+            #expect(byDefault.output == explicit.output)
+            let object = try jsonObject(try #require(byDefault.lines.first))
+            #expect(object["symmetrization"] as? String == "grow-diag-final-and")
+            let oneWay = try CLI.run(["align", "--model", "Models/xlate-en-de", "--pairs", "--format", "json"], input: input)
+            #expect(oneWay.status == 0)
+            let single = try jsonObject(try #require(oneWay.lines.first))
+            #expect(single["symmetrization"] == nil && single["reverse_links"] == nil)
+            #expect(single["links"] as? [[Int]] == object["forward_links"] as? [[Int]])
+        }
+
+        @Test func optionsThatNeedPairsOrAReverseModelAreUsageErrors() throws {
+            let noReverse = try CLI.run(["align", "--model", "Models/xlate-en-de", "--pairs", "--symmetrize", "union"], input: Self.cat + "\n")
+            #expect(noReverse.status == 64 && noReverse.stderr.contains("--reverse-model"), "\(noReverse.stderr)")
+            let noPairs = try CLI.run(["align", "-s", "en", "-t", "de", "--symmetrize", "union", "I like tea."], input: "")
+            #expect(noPairs.status == 64 && noPairs.stderr.contains("go with --pairs"), "\(noPairs.stderr)")
+        }
+
+        @Test func theHTMLPageMarksTheSymmetrisedLinks() throws {
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("xlate-pairs-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }  // cleanup only
+            let page = directory.appendingPathComponent("map.html"), image = directory.appendingPathComponent("map.svg")
+            let input = "He writes a letter to his mother . ||| Er schreibt seiner Mutter einen Brief .\n"
+            let result = try CLI.run(
+                ["align", "-s", "en", "-t", "de", "--pairs", "--symmetrize", "union", "--html", page.path, "--svg", image.path],
+                input: input)
+            #expect(result.status == 0, "stderr: \(result.stderr)")
+            let links = try #require(result.lines.first).split(separator: " ").count
+            let html = try String(contentsOf: page, encoding: .utf8)
+            #expect(html.contains("He writes a letter to his mother ."))
+            // Word level: one marked cell per link (the union can give a target word several).
+            let words = try #require(html.range(of: "data-level=\"words\""))
+            let wordTable = html[words.lowerBound...]
+            let wordTableEnd = try #require(wordTable.range(of: "</table>"))
+            #expect(wordTable[..<wordTableEnd.lowerBound].components(separatedBy: "class=\"hard").count - 1 == links)
+            let svg = try String(contentsOf: image, encoding: .utf8)
+            #expect(svg.components(separatedBy: "<circle").count - 1 == links)
+        }
+    }
+}
