@@ -9,7 +9,7 @@ BIN = .build/$(CONFIG)/xlate
 BENCH_ARGS ?=
 QUALITY_ARGS ?=
 
-.PHONY: help setup build run test test-asan fuzz fixtures bench bench-million quality install man clean example
+.PHONY: help setup build run test test-asan fuzz fixtures bench bench-million quality install man clean example align-eval
 
 help:
 	@echo "make setup     install system packages (libopenblas-dev, libsentencepiece-dev)"
@@ -24,6 +24,7 @@ help:
 	@echo "make bench-million  one million short lines through one process: line count, order, peak RSS (LINES=...)"
 	@echo "make quality   BLEU/chrF of xlate and CTranslate2, float32 and int8, on tatoeba-test + newstest2014"
 	@echo "               (QUALITY_ARGS=\"--lines 30\" for a quick run)"
+	@echo "make align-eval  AER, precision, recall of each alignment method and direction on Fixtures/alignment-gold"
 	@echo "make example   build Examples/SubtitleTranslator (depends on xlate by path) and translate its sample.srt"
 	@echo "make man       the manual page, from the command's own help, in .build/man/xlate.1 (man -l .build/man/xlate.1)"
 	@echo "make install   install xlate, its manual page and the bundled models under PREFIX ($(PREFIX))"
@@ -72,6 +73,11 @@ bench-million: build
 
 quality: setup
 	Benchmarks/quality.sh $(QUALITY_ARGS)
+
+# Alignment error rate of each way of reading links from the attention, both directions and symmetrised, on the
+# hand-aligned dev gold (Fixtures/alignment-gold/README.md); choices are learned on its even lines, reported on its odd.
+align-eval: build
+	$(BIN) align-eval --gold Fixtures/alignment-gold --pair en-de
 
 # The example package: a separate SwiftPM package that depends on this one by path.
 example: setup
