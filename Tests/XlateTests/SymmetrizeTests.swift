@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import Xlate
 
@@ -57,6 +58,22 @@ struct SymmetrizeTests {
         #expect(Self.pharaoh(Alignment.symmetrize(Self.links("1-0 0-1"), [], .union)) == "0-1 1-0")
         // Nothing to grow from, and final-and adds the forward links whose words are unlinked: 0-1, then 1-0.
         #expect(Self.pharaoh(Alignment.symmetrize(Self.links("1-0 0-1 0-2"), [], .growDiagFinalAnd)) == "0-1 1-0")
+    }
+
+    /// fast_align's own `atools` output on 300 random pairs of link sets (Fixtures/atools/README.md).
+    @Test(arguments: [(Symmetrization.intersection, "intersect"), (.union, "union"), (.growDiagFinalAnd, "grow-diag-final-and")])
+    func matchesAtoolsOnRandomLinks(method: Symmetrization, file: String) throws {
+        let folder = repositoryRoot.appendingPathComponent("Fixtures/atools")
+        func lines(_ name: String) throws -> [String] {
+            try String(contentsOf: folder.appendingPathComponent(name), encoding: .utf8)
+                .split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+        }
+        let forward = try lines("forward.txt"), reverse = try lines("reverse.txt"), expected = try lines("\(file).txt")
+        try #require(forward.count == 300 && reverse.count == 300 && expected.count == 300)
+        for index in expected.indices {
+            let result = Alignment.symmetrize(Self.links(forward[index]), Self.links(reverse[index]), method)
+            #expect(Self.pharaoh(result) == expected[index], "line \(index + 1): \(forward[index]) | \(reverse[index])")
+        }
     }
 
     @Test func swappedTurnsAReverseLinkAround() {
