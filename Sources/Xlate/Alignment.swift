@@ -14,7 +14,8 @@ import Foundation
 /// ```
 ///
 /// Words are runs of pieces: a piece that starts with `▁` starts a word. Special tokens (`</s>`, `<pad>`) belong to
-/// no word; they keep their place in the piece-level matrix.
+/// no word; they keep their place in the piece-level matrix. For given texts (``Translator/align(source:target:options:)``)
+/// the words are the texts' whitespace-separated tokens instead.
 public struct Alignment: Sendable, Equatable {
     /// A word: its text (pieces joined, `▁` dropped) and the pieces it covers.
     public struct Word: Sendable, Equatable {

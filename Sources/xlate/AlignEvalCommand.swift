@@ -50,7 +50,8 @@ struct AlignEvalCommand: ParsableCommand {
         let sources = try lines("\(languages[0]).txt"), targets = try lines("\(languages[1]).txt")
         let goldLines = try lines("gold.txt")
         guard sources.count == targets.count, sources.count == goldLines.count else {
-            throw ValidationError("\(gold): \(sources.count) source, \(targets.count) target and \(goldLines.count) gold lines; they must be as many")
+            throw ValidationError(
+                "\(gold): \(sources.count) source, \(targets.count) target and \(goldLines.count) gold lines; they must be as many")
         }
         let golds = try goldLines.enumerated().map { number, line in
             guard let parsed = AlignmentErrorRate.parseGold(line) else {
@@ -115,7 +116,9 @@ struct AlignEvalCommand: ParsableCommand {
             let skip = AlignmentMethod(skipsPunctuation: true)
             let shifted = AlignmentMethod(shifted: true), shiftedSkip = AlignmentMethod(shifted: true, skipsPunctuation: true)
             var measured: [Measured] = []
-            func add(_ name: String, _ links: [[Alignment.Link]]) { measured.append(Measured(name: name, direction: direction, links: links)) }
+            func add(_ name: String, _ links: [[Alignment.Link]]) {
+                measured.append(Measured(name: name, direction: direction, links: links))
+            }
             add("before: \(previous.label), predicting step", links(aligned[previous]!, .predicting))
             before[direction] = measured[0]
             add("after (the default): model's heads (\(chosen.label)), \(AlignmentMethod.default)", links(aligned[chosen]!, .default))
@@ -152,7 +155,8 @@ struct AlignEvalCommand: ParsableCommand {
         out += "| direction | method | dev AER | test AER | test precision | test recall |\n|---|---|---|---|---|---|\n"
         for row in rows {
             let d = score(row.links, dev), t = score(row.links, test)
-            out += "| \(row.direction) | \(row.name) | \(percent(d.errorRate)) | \(percent(t.errorRate)) | \(percent(t.precision)) | \(percent(t.recall)) |\n"
+            let cells = [row.direction, row.name, percent(d.errorRate), percent(t.errorRate), percent(t.precision), percent(t.recall)]
+            out += "| " + cells.joined(separator: " | ") + " |\n"
         }
         print(out, terminator: "")
     }

@@ -32,7 +32,9 @@ extension AlignCommand {
                     : "expected 'source ||| target', found \(sides.count - 1) '|||'"
                 return
             }
-            pair = (sides[0].trimmingCharacters(in: .whitespaces), sides[1].trimmingCharacters(in: .whitespaces))
+            // Whitespace around the sides (a CRLF file's "\r" too) is no word.
+            let trimmed = sides.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+            pair = (trimmed[0], trimmed[1])
         }
     }
 
@@ -167,7 +169,9 @@ extension AlignCommand {
         _ symmetrization: Symmetrization?
     ) throws -> [AlignedPair?] {
         let lines = chunk.indices.filter { chunk[$0].pair != nil }
-        func alignAll(_ translator: Translator, _ pairs: [(source: String, target: String)], _ options: TranslationOptions?) throws -> [Alignment?] {
+        func alignAll(
+            _ translator: Translator, _ pairs: [(source: String, target: String)], _ options: TranslationOptions?
+        ) throws -> [Alignment?] {
             do {
                 return try translator.align(pairs, options: options)
             } catch is TargetTooLong {

@@ -7,10 +7,11 @@ extension CLITests {
         static let cat = "The cat sat on the mat . ||| Die Katze saß auf der Matte ."
 
         @Test func pairsInLinksOutOneLinePerLine() throws {
-            let input = Self.cat + "\n\nI like tea . ||| Ich mag Tee .\n"
+            let input = Self.cat + "\n\nI like tea . ||| Ich mag Tee .\r\n"
             let result = try CLI.run(["align", "-s", "en", "-t", "de", "--pairs", "--symmetrize", "none"], input: input)
             #expect(result.status == 0, "stderr: \(result.stderr)")
-            // Pre-tokenised: "." is a word on each side; a blank line is a pair of empty sides.
+            // Pre-tokenised: "." is a word on each side; a blank line is a pair of empty sides; a CRLF line's "\r" is
+            // no word.
             #expect(result.lines == ["0-0 1-1 2-2 3-3 4-4 5-5 6-6", "", "0-0 1-1 2-2 3-3"])
         }
 
