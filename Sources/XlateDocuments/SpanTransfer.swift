@@ -1,0 +1,245 @@
+import Xlate
+
+/// Carries the spans of a source text onto its translation through the hard word alignment.
+///
+/// Like bergamot-translator's `HTML::restore` (Firefox), markup follows the words: a span covers the target words
+/// whose hard-aligned source word it covered. Unlike it, a span is never split or repeated: it covers the one
+/// contiguous run of such words that holds most of them (gaps of up to two words bridged), so the output has the
+/// source's tags, in the source's order and nesting, once each. Where the words of siblings came out in another
+/// order, the siblings that keep their order keep their words (the longest ordered run); the others, and spans whose
+/// words align nowhere, become empty at the place after their preceding sibling. Punctuation at the edge of a span's
+/// words stays outside unless the source span had it there.
+struct SpanTransfer {
+    /// The text the model read, its words (whitespace-separated runs), and the spans over it.
+    let source: [Unicode.Scalar]
+    let sourceSpans: [MarkedText.Span]
+    /// The placeholder token of each protected span (by span index).
+    let placeholders: [Int: String]
+
+    /// Spans over `target` (placeholders the model dropped put back, so `target` may grow).
+    func transfer(target: inout [Unicode.Scalar], alignment: Alignment?) -> [MarkedText.Span] {
+        let sourceWords = Self.words(source)
+        var targetWords = Self.words(target)
+        // Hard links and attention, indexed by our words (SentencePiece words are whitespace runs too; when the
+        // tokenizer normalised whitespace away the counts differ and indices are scaled).
+        var hard: [Int?] = targetWords.indices.map { _ in nil }
+        var rows: [[Float]?] = targetWords.indices.map { _ in nil }
+        if let alignment, !alignment.sourceWords.isEmpty, !alignment.targetWords.isEmpty, !sourceWords.isEmpty {
+            let links = alignment.hardLinks
+            for t in targetWords.indices {
+                let a = Self.scale(t, targetWords.count, alignment.targetWords.count)
+                hard[t] = Self.scale(links[a].source, alignment.sourceWords.count, sourceWords.count)
+                rows[t] = sourceWords.indices.map { alignment.wordMatrix[a][Self.scale($0, sourceWords.count, alignment.sourceWords.count)] }
+            }
+        }
+        func wordsOverlapping(_ range: Range<Int>) -> [Int] {
+            sourceWords.indices.filter { sourceWords[$0].overlaps(range) }
+        }
+        /// The target word that attended most to source word `s`.
+        func mostAttending(_ s: Int) -> Int? {
+            var best: Int?
+            for t in targetWords.indices {
+                guard let row = rows[t] else { continue }
+                if best == nil || row[s] > rows[best!]![s] { best = t }
+            }
+            return best
+        }
+
+        var spans = sourceSpans.map { MarkedText.Span(kind: $0.kind, range: 0..<0, parent: $0.parent) }
+        var aligned = [Bool](repeating: false, count: spans.count)
+
+        // Protected spans: find each placeholder; put back one the model dropped after the word that attended most
+        // to it (or at the end).
+        for (index, token) in placeholders.sorted(by: { $0.key < $1.key }) {
+            let tokenScalars = Array(token.unicodeScalars)
+            if let found = Self.find(tokenScalars, in: target, avoiding: spans.indices.filter { placeholders[$0] != nil && aligned[$0] }.map { spans[$0].range }) {
+                spans[index].range = found
+                aligned[index] = true
+                continue
+            }
+            let sourceWord = wordsOverlapping(sourceSpans[index].range).first
+            let after = sourceWord.flatMap(mostAttending).map { targetWords[$0].upperBound } ?? target.count
+            let inserted = Array(" ".unicodeScalars) + tokenScalars
+            target.insert(contentsOf: inserted, at: after)
+            for i in spans.indices where aligned[i] && spans[i].range.lowerBound >= after {
+                spans[i].range = (spans[i].range.lowerBound + inserted.count)..<(spans[i].range.upperBound + inserted.count)
+            }
+            spans[index].range = (after + 1)..<(after + inserted.count)
+            aligned[index] = true
+            // The new word links to the placeholder's source word.
+            let position = targetWords.firstIndex { $0.lowerBound >= after } ?? targetWords.count
+            for i in position..<targetWords.count {
+                targetWords[i] = (targetWords[i].lowerBound + inserted.count)..<(targetWords[i].upperBound + inserted.count)
+            }
+            targetWords.insert(spans[index].range, at: position)
+            hard.insert(sourceWord, at: position)
+            rows.insert(nil, at: position)
+        }
+
+        func isPunctuation(_ scalars: ArraySlice<Unicode.Scalar>) -> Bool {
+            !scalars.contains { $0.properties.isAlphabetic || $0.properties.numericType != nil }
+        }
+
+        // Element spans: the best run of target words aligned to their source words.
+        for index in spans.indices where placeholders[index] == nil {
+            guard case .element = spans[index].kind else { continue }
+            let range = sourceSpans[index].range
+            let words = Set(wordsOverlapping(range))
+            guard !words.isEmpty else { continue }
+            let punctuationInSource = words.contains { isPunctuation(source[sourceWords[$0]]) }
+            var members = targetWords.indices.filter { t in
+                guard let s = hard[t], words.contains(s) else { return false }
+                return punctuationInSource || !isPunctuation(target[targetWords[t]])
+            }
+            if members.isEmpty { members = words.sorted().compactMap(mostAttending).filter { !isPunctuation(target[targetWords[$0]]) } }
+            guard let run = Self.bestRun(Array(Set(members)).sorted()) else { continue }
+            var start = targetWords[run.lowerBound].lowerBound, end = targetWords[run.upperBound].upperBound
+            // Punctuation that the source span did not have at its edges stays outside.
+            let sourceText = source[range].drop { $0.properties.isWhitespace }
+            let endsWithPunctuation = sourceText.last.map { !($0.properties.isAlphabetic || $0.properties.numericType != nil) } ?? false
+            let startsWithPunctuation = sourceText.first.map { !($0.properties.isAlphabetic || $0.properties.numericType != nil) } ?? false
+            if !endsWithPunctuation {
+                while end > start, !(target[end - 1].properties.isAlphabetic || target[end - 1].properties.numericType != nil) { end -= 1 }
+            }
+            if !startsWithPunctuation {
+                while start < end, !(target[start].properties.isAlphabetic || target[start].properties.numericType != nil) { start += 1 }
+            }
+            guard start < end else { continue }
+            spans[index].range = start..<end
+            aligned[index] = true
+        }
+
+        // A parent covers its aligned children (protected ones included).
+        for index in spans.indices.reversed() where aligned[index] {
+            guard let parent = spans[index].parent else { continue }
+            if aligned[parent] {
+                let r = spans[parent].range, c = spans[index].range
+                spans[parent].range = min(r.lowerBound, c.lowerBound)..<max(r.upperBound, c.upperBound)
+            } else if case .element = spans[parent].kind {
+                spans[parent].range = spans[index].range
+                aligned[parent] = true
+            }
+        }
+
+        // Where an unaligned span goes: after the target word of the last source word before it.
+        func anchor(_ index: Int) -> Int {
+            let start = sourceSpans[index].range.lowerBound
+            guard let previous = sourceWords.lastIndex(where: { $0.upperBound <= start }) else { return 0 }
+            let targets = targetWords.indices.filter { hard[$0] == previous }
+            if let last = targets.max() { return targetWords[last].upperBound }
+            if sourceWords.last?.upperBound ?? 0 <= start { return target.count }
+            return mostAttending(previous).map { targetWords[$0].upperBound } ?? 0
+        }
+
+        // Siblings in order, inside their parent.
+        let children = MarkedText(text: "", spans: spans).children()
+        func place(_ node: Int, within bounds: Range<Int>) {
+            let kids = children[node].filter { placeholders[$0] == nil }
+            let keep = Set(Self.longestOrdered(kids.filter { aligned[$0] }) { spans[$0].range.lowerBound })
+            var cursor = bounds.lowerBound
+            for (position, child) in kids.enumerated() {
+                let nextStart = kids[(position + 1)...].first { keep.contains($0) }.map {
+                    min(max(spans[$0].range.lowerBound, cursor), bounds.upperBound)
+                } ?? bounds.upperBound
+                if keep.contains(child) {
+                    let start = min(max(spans[child].range.lowerBound, cursor), bounds.upperBound)
+                    let end = min(max(spans[child].range.upperBound, start), bounds.upperBound)
+                    spans[child].range = start..<end
+                } else {
+                    let at = min(max(anchor(child), cursor), max(nextStart, cursor))
+                    spans[child].range = at..<at
+                }
+                cursor = spans[child].range.upperBound
+                place(child, within: spans[child].range)
+            }
+        }
+        place(spans.count, within: 0..<target.count)
+
+        // A protected span belongs to the innermost element around its placeholder (usually its source parent).
+        for index in spans.indices where placeholders[index] != nil {
+            let range = spans[index].range
+            var parent: Int?
+            for candidate in spans.indices where placeholders[candidate] == nil {
+                guard case .element = spans[candidate].kind, spans[candidate].range.lowerBound <= range.lowerBound,
+                    range.upperBound <= spans[candidate].range.upperBound, !spans[candidate].range.isEmpty
+                else { continue }
+                if parent == nil || spans[candidate].range.count <= spans[parent!].range.count { parent = candidate }
+            }
+            spans[index].parent = parent
+        }
+        return spans
+    }
+
+    /// Whitespace-separated runs of `text`.
+    static func words(_ text: [Unicode.Scalar]) -> [Range<Int>] {
+        var words: [Range<Int>] = []
+        var start: Int?
+        for (i, scalar) in text.enumerated() {
+            if scalar.properties.isWhitespace {
+                if let s = start { words.append(s..<i) }
+                start = nil
+            } else if start == nil {
+                start = i
+            }
+        }
+        if let s = start { words.append(s..<text.count) }
+        return words
+    }
+
+    /// Index `i` of `from` items mapped onto `to` items.
+    static func scale(_ i: Int, _ from: Int, _ to: Int) -> Int {
+        from == to ? i : min(to - 1, i * to / max(from, 1))
+    }
+
+    /// The first occurrence of `token` in `text` not inside `taken` and not followed by a letter of the same token
+    /// alphabet (so that `ZQXA` does not match inside `ZQXAB`).
+    static func find(_ token: [Unicode.Scalar], in text: [Unicode.Scalar], avoiding taken: [Range<Int>]) -> Range<Int>? {
+        guard token.count <= text.count else { return nil }
+        for start in 0...(text.count - token.count) where text[start..<(start + token.count)].elementsEqual(token) {
+            let range = start..<(start + token.count)
+            if range.upperBound < text.count, ("A"..."Z").contains(text[range.upperBound]) { continue }
+            if taken.contains(where: { $0.overlaps(range) }) { continue }
+            return range
+        }
+        return nil
+    }
+
+    /// The run of `sorted` with the most members where neighbours are at most three apart (first of equals), as a
+    /// closed range of word indices.
+    static func bestRun(_ sorted: [Int]) -> ClosedRange<Int>? {
+        guard var runStart = sorted.first else { return nil }
+        var best = runStart...runStart, bestCount = 1, count = 1
+        for (previous, next) in zip(sorted, sorted.dropFirst()) {
+            if next - previous > 3 {
+                runStart = next
+                count = 1
+            } else {
+                count += 1
+            }
+            if count > bestCount {
+                best = runStart...next
+                bestCount = count
+            }
+        }
+        return best
+    }
+
+    /// The longest subsequence of `items` whose keys do not decrease (the first such, by patience sorting).
+    static func longestOrdered(_ items: [Int], key: (Int) -> Int) -> [Int] {
+        guard !items.isEmpty else { return [] }
+        var length = [Int](repeating: 1, count: items.count), previous = [Int?](repeating: nil, count: items.count)
+        for i in items.indices {
+            for j in 0..<i where key(items[j]) <= key(items[i]) && length[j] + 1 > length[i] {
+                length[i] = length[j] + 1
+                previous[i] = j
+            }
+        }
+        var i: Int? = length.indices.max { length[$0] < length[$1] || (length[$0] == length[$1] && $0 > $1) }
+        var result: [Int] = []
+        while let k = i {
+            result.append(items[k])
+            i = previous[k]
+        }
+        return result.reversed()
+    }
+}
