@@ -101,9 +101,7 @@ public enum Markdown {
         while case let event = cmark_iter_next(iterator), event != CMARK_EVENT_DONE {
             guard event == CMARK_EVENT_ENTER, let node = cmark_iter_get_node(iterator) else { continue }
             let kind = type(node)
-            guard ["paragraph", "heading", "table_cell"].contains(kind), let first = cmark_node_first_child(node),
-                let last = cmark_node_last_child(node)
-            else { continue }
+            guard ["paragraph", "heading", "table_cell"].contains(kind), cmark_node_first_child(node) != nil else { continue }
             let startLine = cmark_node_get_start_line(node)
             let endLine = cmark_node_get_end_line(node)
             var start: Int?, end: Int?
@@ -115,10 +113,23 @@ public enum Markdown {
                 // Setext: the text lines, not the underline.
                 start = byte(line: startLine, column: cmark_node_get_start_column(node))
                 end = lineStarts[Int(endLine) - 1] - 1
+            case "heading":
+                // ATX: the line without its opening `#`s and an optional closing sequence of `#`s.
+                start = byte(line: startLine, column: cmark_node_get_start_column(node))
+                end = byte(line: endLine, column: cmark_node_get_end_column(node)).map { $0 + 1 }
+                if var s = start, var e = end {
+                    while s < e, source[s] == UInt8(ascii: "#") { s += 1 }
+                    while e > s, [UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\r"), UInt8(ascii: "\n")].contains(source[e - 1]) { e -= 1 }
+                    var closing = e
+                    while closing > s, source[closing - 1] == UInt8(ascii: "#") { closing -= 1 }
+                    if closing < e, closing > s, [UInt8(ascii: " "), UInt8(ascii: "\t")].contains(source[closing - 1]) { e = closing }
+                    start = s
+                    end = e
+                }
             default:
-                // ATX headings and cells sit on one line, where cmark's inline positions are exact.
-                start = byte(line: cmark_node_get_start_line(first), column: cmark_node_get_start_column(first))
-                end = byte(line: cmark_node_get_end_line(last), column: cmark_node_get_end_column(last)).map { $0 + 1 }
+                // A cell: its bytes between the pipes.
+                start = byte(line: startLine, column: cmark_node_get_start_column(node))
+                end = byte(line: endLine, column: cmark_node_get_end_column(node)).map { $0 + 1 }
             }
             guard var start, var end, start < end, end <= source.count else { continue }
             // Trailing whitespace and line endings stay in the source.

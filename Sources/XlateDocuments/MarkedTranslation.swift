@@ -58,6 +58,8 @@ struct ModelInput {
     var placeholders: [Int: String] = [:]
     /// Whitespace before and after the text, kept out of the translation.
     var leading = "", trailing = ""
+    /// Whether the text had whitespace before and after each point span.
+    var pointSpacing: [Int: (before: Bool, after: Bool)] = [:]
 
     init(_ marked: MarkedText) {
         spans = marked.spans
@@ -65,6 +67,10 @@ struct ModelInput {
         var tokensAt: [Int: [Int]] = [:]
         for (index, span) in marked.spans.enumerated() {
             if case .protected = span.kind { tokensAt[span.range.lowerBound, default: []].append(index) }
+            if case .point = span.kind {
+                let at = span.range.lowerBound
+                pointSpacing[index] = (at > 0 && text[at - 1].properties.isWhitespace, at < text.count && text[at].properties.isWhitespace)
+            }
         }
         let firstContent = min(text.firstIndex { !$0.properties.isWhitespace } ?? text.count, tokensAt.keys.min() ?? text.count)
         let lastContent = max((text.lastIndex { !$0.properties.isWhitespace }).map { $0 + 1 } ?? 0, tokensAt.keys.max() ?? 0)
@@ -112,7 +118,7 @@ struct ModelInput {
     /// The translation as a marked text: the spans carried over, the source's outer whitespace around it.
     func restore(text: String, alignment: Alignment?) -> MarkedText {
         var target = Array(text.unicodeScalars)
-        let transfer = SpanTransfer(source: source, sourceSpans: spans, placeholders: placeholders)
+        let transfer = SpanTransfer(source: source, sourceSpans: spans, placeholders: placeholders, pointSpacing: pointSpacing)
         let targetSpans = transfer.transfer(target: &target, alignment: alignment)
         let shift = leading.unicodeScalars.count
         return MarkedText(

@@ -15,6 +15,8 @@ struct SpanTransfer {
     let sourceSpans: [MarkedText.Span]
     /// The placeholder token of each protected span (by span index).
     let placeholders: [Int: String]
+    /// Whether the source had whitespace before and after each point span (by span index).
+    var pointSpacing: [Int: (before: Bool, after: Bool)] = [:]
 
     /// Spans over `target` (placeholders the model dropped put back, so `target` may grow).
     func transfer(target: inout [Unicode.Scalar], alignment: Alignment?) -> [MarkedText.Span] {
@@ -25,11 +27,11 @@ struct SpanTransfer {
         var hard: [Int?] = targetWords.indices.map { _ in nil }
         var rows: [[Float]?] = targetWords.indices.map { _ in nil }
         if let alignment, !alignment.sourceWords.isEmpty, !alignment.targetWords.isEmpty, !sourceWords.isEmpty {
-            let links = alignment.hardLinks
+            let matrix = Self.contentRows(alignment)
             for t in targetWords.indices {
-                let a = Self.scale(t, targetWords.count, alignment.targetWords.count)
-                hard[t] = Self.scale(links[a].source, alignment.sourceWords.count, sourceWords.count)
-                rows[t] = sourceWords.indices.map { alignment.wordMatrix[a][Self.scale($0, sourceWords.count, alignment.sourceWords.count)] }
+                let row = matrix[Self.scale(t, targetWords.count, alignment.targetWords.count)]
+                rows[t] = sourceWords.indices.map { row[Self.scale($0, sourceWords.count, alignment.sourceWords.count)] }
+                hard[t] = rows[t]!.indices.max { rows[t]![$0] < rows[t]![$1] }
             }
         }
         func wordsOverlapping(_ range: Range<Int>) -> [Int] {
@@ -91,6 +93,14 @@ struct SpanTransfer {
                 guard let s = hard[t], words.contains(s) else { return false }
                 return punctuationInSource || !isPunctuation(target[targetWords[t]])
             }
+            // A link much weaker than the strongest into the same source word is dropped ("ein" beside "Buch" for
+            // "a <b>book</b>": the article attends to the noun a little, the noun a lot).
+            let strong = members.filter { t in
+                guard let s = hard[t], let weight = rows[t]?[s] else { return true }
+                let best = targetWords.indices.compactMap { rows[$0]?[s] }.max() ?? weight
+                return weight >= 0.5 * best
+            }
+            if !strong.isEmpty { members = strong }
             if members.isEmpty { members = words.sorted().compactMap(mostAttending).filter { !isPunctuation(target[targetWords[$0]]) } }
             guard let run = Self.bestRun(Array(Set(members)).sorted()) else { continue }
             var start = targetWords[run.lowerBound].lowerBound, end = targetWords[run.upperBound].upperBound
@@ -155,6 +165,21 @@ struct SpanTransfer {
         }
         place(spans.count, within: 0..<target.count)
 
+        // A void element between spaces ("the <img> icon") stays between spaces: the model's text has one there.
+        for index in spans.indices {
+            guard case .point(let markup) = spans[index].kind else { continue }
+            guard let (spaceBefore, spaceAfter) = pointSpacing[index] else { continue }
+            var p = spans[index].range.lowerBound
+            let bound = spans[index].parent.map { spans[$0].range.upperBound } ?? target.count
+            if spaceBefore, p < bound, target[p].properties.isWhitespace {
+                p += 1
+                spans[index].range = p..<p
+            }
+            if spaceAfter, p > 0, target[p - 1].properties.isWhitespace, p == target.count || !target[p].properties.isWhitespace {
+                spans[index].kind = .point(markup + " ")
+            }
+        }
+
         // A protected span belongs to the innermost element around its placeholder (usually its source parent).
         for index in spans.indices where placeholders[index] != nil {
             let range = spans[index].range
@@ -168,6 +193,21 @@ struct SpanTransfer {
             spans[index].parent = parent
         }
         return spans
+    }
+
+    /// `[targetWords][sourceWords]` attention like `Alignment.wordMatrix`, but a target word's row averages only its
+    /// pieces with a letter or digit: the piece of "Kaffee." that is "." attends to `</s>` and would halve the word's
+    /// attention to "coffee".
+    static func contentRows(_ alignment: Alignment) -> [[Float]] {
+        alignment.targetWords.map { word in
+            let content = word.pieces.filter { alignment.targetPieces[$0].unicodeScalars.contains { $0.properties.isAlphabetic || $0.properties.numericType != nil } }
+            let pieces = content.isEmpty ? Array(word.pieces) : content
+            return alignment.sourceWords.map { source in
+                var sum: Float = 0
+                for t in pieces { for s in source.pieces { sum += alignment.pieceMatrix[t][s] } }
+                return sum / Float(pieces.count)
+            }
+        }
     }
 
     /// Whitespace-separated runs of `text`.
