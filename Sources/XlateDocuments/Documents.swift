@@ -116,9 +116,14 @@ extension Translator {
         let context = MarkupContext(translator: self, protect: protect, options: options, shouldStop: shouldStop)
         switch format {
         case .html:
-            let root = try HTML.parseDocument(document)
+            // A file without <html> or a doctype is a fragment: nothing is added around it.
+            let lowercased = document.lowercased()
+            let isPage = lowercased.contains("<html") || lowercased.contains("<!doctype")
+            let root = isPage ? try HTML.parseDocument(document) : try HTML.parseFragment(document)
             try HTML.translate([root], context: context)
-            return root.serialized
+            let output = root.serialized
+            // libxml2 drops the whitespace after the last element of a page.
+            return isPage && document.hasSuffix("\n") && !output.hasSuffix("\n") ? output + "\n" : output
         case .markdown:
             return try Markdown.translate([document], context: context)[0]
         case .srt, .vtt:

@@ -27,7 +27,7 @@ public enum HTML {
     /// Elements whose content is never translated.
     static let untouchedElements: Set<String> = [
         "pre", "script", "style", "textarea", "svg", "math", "template", "code", "kbd", "samp", "var", "tt", "noscript",
-        "object", "iframe", "head",
+        "object", "iframe",
     ]
     /// Elements whose text is written as it is (no entities).
     static let rawTextElements: Set<String> = ["script", "style"]
@@ -219,7 +219,13 @@ public final class HTMLNode {
     private func write(to output: inout String, raw: Bool) {
         switch kind {
         case .document:
-            for child in children { child.write(to: &output, raw: false) }
+            for (index, child) in children.enumerated() {
+                child.write(to: &output, raw: false)
+                // libxml2 keeps no whitespace between the doctype and <html>.
+                if case .markup(let markup) = child.kind, markup.hasPrefix("<!DOCTYPE"), index + 1 < children.count {
+                    output += "\n"
+                }
+            }
         case .element(let name):
             output += startTag
             guard !HTML.voidElements.contains(name) else { return }

@@ -98,7 +98,7 @@ struct SpanTransfer {
             let strong = members.filter { t in
                 guard let s = hard[t], let weight = rows[t]?[s] else { return true }
                 let best = targetWords.indices.compactMap { rows[$0]?[s] }.max() ?? weight
-                return weight >= 0.5 * best
+                return weight >= 0.75 * best
             }
             if !strong.isEmpty { members = strong }
             if members.isEmpty { members = words.sorted().compactMap(mostAttending).filter { !isPunctuation(target[targetWords[$0]]) } }

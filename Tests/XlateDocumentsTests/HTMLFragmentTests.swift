@@ -74,6 +74,46 @@ struct HTMLFragmentTests {
         #expect(right >= 9, "\(right) of 10: \(outputs)")
     }
 
+    /// Twenty more, other tags: with the ten above, the measurement the README gives (29 of 30).
+    static let moreTaggedWords: [(String, Set<String>)] = [
+        ("The <i>dog</i> is sleeping on the sofa.", ["Hund"]),
+        ("I have a <a href=\"/q\">question</a> about the price.", ["Frage"]),
+        ("The <b>train</b> leaves at eight o'clock.", ["Zug"]),
+        ("My <em>sister</em> works in a hospital.", ["Schwester"]),
+        ("The <b>water</b> is too cold for swimming.", ["Wasser"]),
+        ("We need more <b>time</b> for this project.", ["Zeit"]),
+        ("The <i>city</i> is very beautiful in the summer.", ["Stadt"]),
+        ("I lost my <b>key</b> yesterday.", ["Schlüssel"]),
+        ("The <a href=\"/s\">school</a> starts in September.", ["Schule"]),
+        ("He wrote a <b>letter</b> to his mother.", ["Brief"]),
+        ("The <b>children</b> are playing outside.", ["Kinder"]),
+        ("She bought a red <b>dress</b>.", ["Kleid"]),
+        ("The <b>bread</b> is fresh.", ["Brot"]),
+        ("This <i>question</i> is difficult.", ["Frage"]),
+        ("The <b>doctor</b> will see you now.", ["Arzt", "Doktor"]),
+        ("I like the <b>music</b> of this band.", ["Musik"]),
+        ("The <b>door</b> is open.", ["Tür"]),
+        ("Our <b>company</b> has many customers.", ["Firma", "Unternehmen"]),
+        ("The <b>river</b> flows through the town.", ["Fluss"]),
+        ("He plays the <b>piano</b> very well.", ["Klavier"]),
+    ]
+
+    /// The text inside the first element of an output line.
+    static func firstElementText(_ html: String) -> String? {
+        guard let open = html.firstIndex(of: "<"), let openEnd = html[open...].firstIndex(of: ">"),
+            let close = html[openEnd...].range(of: "</")
+        else { return nil }
+        return String(html[html.index(after: openEnd)..<close.lowerBound])
+    }
+
+    @Test func tagPlacementOnThirtySentences() throws {
+        let all = Self.boldWords + Self.moreTaggedWords
+        let outputs = try Bundled.translator().translate(all.map(\.0), markup: .html, options: Bundled.options())
+        let right = zip(all, outputs).filter { item, output in Self.firstElementText(output).map(item.1.contains) ?? false }.count
+        print("tags on the right word: \(right) of \(all.count)")
+        #expect(right >= 27, "\(right) of 30")
+    }
+
     @Test func fragmentsParseWithoutImpliedElements() throws {
         let root = try HTML.parseFragment("Hello <b>world</b>")
         #expect(root.serialized == "Hello <b>world</b>")
