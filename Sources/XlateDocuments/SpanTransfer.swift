@@ -102,6 +102,8 @@ struct SpanTransfer {
             }
             if !strong.isEmpty { members = strong }
             if members.isEmpty { members = words.sorted().compactMap(mostAttending).filter { !isPunctuation(target[targetWords[$0]]) } }
+            // A span over every word of the text (a whole cue in italics) covers the whole translation.
+            if words.count == sourceWords.count, !targetWords.isEmpty { members = Array(targetWords.indices) }
             guard let run = Self.bestRun(Array(Set(members)).sorted()) else { continue }
             var start = targetWords[run.lowerBound].lowerBound, end = targetWords[run.upperBound].upperBound
             // Punctuation that the source span did not have at its edges stays outside.
