@@ -42,7 +42,8 @@ public enum Markdown {
         }
         let translated = try context.translate(segments.map(\.text))
         var outputs = sources
-        for (segment, text) in zip(segments, translated).reversed() {
+        // Segments with nothing to translate keep their bytes.
+        for (segment, text) in zip(segments, translated).reversed() where segment.text.hasWords {
             let inTable = segment.inTable
             let rendered = text.render { escape($0, inTable: inTable) }
             outputs[segment.document].replaceSubrange(segment.bytes, with: Array(rendered.utf8))

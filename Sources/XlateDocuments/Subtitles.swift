@@ -69,7 +69,8 @@ enum Subtitles {
         }
         let translated = try context.translate(segments)
         let escape = escaping(format)
-        for unit in units.reversed() {
+        // Cues with nothing to translate (♪) keep their lines.
+        for unit in units.reversed() where segments[unit.segment].hasWords {
             let text = split(translated[unit.segment], lines: unit.lines.count)
             let rendered = text.render(escape: escape).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
             lines.replaceSubrange(unit.lines, with: rendered)
