@@ -60,6 +60,9 @@ struct ModelInput {
     var leading = "", trailing = ""
     /// Whether the text had whitespace before and after each point span.
     var pointSpacing: [Int: (before: Bool, after: Bool)] = [:]
+    /// Spans inside the outer whitespace keep their place there: by span index, the range in the source text
+    /// (leading) or its offset from the end of the translated part (trailing).
+    var leadingSpans: [Int: Range<Int>] = [:], trailingSpans: [Int: Range<Int>] = [:]
 
     init(_ marked: MarkedText) {
         spans = marked.spans
@@ -75,6 +78,14 @@ struct ModelInput {
         let firstContent = min(text.firstIndex { !$0.properties.isWhitespace } ?? text.count, tokensAt.keys.min() ?? text.count)
         let lastContent = max((text.lastIndex { !$0.properties.isWhitespace }).map { $0 + 1 } ?? 0, tokensAt.keys.max() ?? 0)
         leading = String(String.UnicodeScalarView(text[0..<firstContent]))
+        for (index, span) in marked.spans.enumerated() {
+            if case .protected = span.kind { continue }
+            if firstContent > 0, span.range.upperBound <= firstContent, span.range.lowerBound < firstContent {
+                leadingSpans[index] = span.range
+            } else if firstContent < lastContent, span.range.lowerBound >= lastContent, span.range.upperBound > lastContent || span.range.isEmpty {
+                trailingSpans[index] = (span.range.lowerBound - lastContent)..<(span.range.upperBound - lastContent)
+            }
+        }
         trailing = firstContent < lastContent ? String(String.UnicodeScalarView(text[lastContent...])) : ""
         // boundary[i]: the offset in `source` of the gap before text scalar i (before any placeholder there).
         var boundary = [Int](repeating: 0, count: text.count + 1)
@@ -120,12 +131,18 @@ struct ModelInput {
         var target = Array(text.unicodeScalars)
         let transfer = SpanTransfer(source: source, sourceSpans: spans, placeholders: placeholders, pointSpacing: pointSpacing)
         let targetSpans = transfer.transfer(target: &target, alignment: alignment)
-        let shift = leading.unicodeScalars.count
+        let shift = leading.unicodeScalars.count, end = shift + target.count
         return MarkedText(
             text: leading + String(String.UnicodeScalarView(target)) + trailing,
-            spans: targetSpans.map {
-                var span = $0
-                span.range = (span.range.lowerBound + shift)..<(span.range.upperBound + shift)
+            spans: targetSpans.enumerated().map { index, span in
+                var span = span
+                if let range = leadingSpans[index] {
+                    span.range = range
+                } else if let offset = trailingSpans[index] {
+                    span.range = (end + offset.lowerBound)..<(end + offset.upperBound)
+                } else {
+                    span.range = (span.range.lowerBound + shift)..<(span.range.upperBound + shift)
+                }
                 return span
             })
     }

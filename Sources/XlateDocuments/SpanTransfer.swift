@@ -47,6 +47,45 @@ struct SpanTransfer {
             return best
         }
 
+        // Placeholder-like words the model made up or repeated ("ZQXE ZQXE", "ZQXI") are taken out, so that only
+        // the first of each real placeholder remains.
+        var real: [Range<Int>] = []
+        for token in placeholders.sorted(by: { $0.key < $1.key }).map(\.value) {
+            if let found = Self.find(Array(token.unicodeScalars), in: target, avoiding: real) { real.append(found) }
+        }
+        for stray in Self.placeholderLike(in: target).reversed() where !real.contains(stray) {
+            target.removeSubrange(stray)
+            for i in real.indices where real[i].lowerBound >= stray.upperBound {
+                real[i] = (real[i].lowerBound - stray.count)..<(real[i].upperBound - stray.count)
+            }
+            for i in targetWords.indices.reversed() {
+                let word = targetWords[i]
+                if word.lowerBound >= stray.upperBound {
+                    targetWords[i] = (word.lowerBound - stray.count)..<(word.upperBound - stray.count)
+                } else if word.lowerBound <= stray.lowerBound, stray.upperBound <= word.upperBound {
+                    if word.count == stray.count {
+                        // The whole word goes, and one space beside it.
+                        targetWords.remove(at: i)
+                        hard.remove(at: i)
+                        rows.remove(at: i)
+                        let space = stray.lowerBound < target.count && target[stray.lowerBound].properties.isWhitespace
+                            ? stray.lowerBound : stray.lowerBound > 0 && target[stray.lowerBound - 1].properties.isWhitespace ? stray.lowerBound - 1 : nil
+                        if let space {
+                            target.remove(at: space)
+                            for j in targetWords.indices where targetWords[j].lowerBound > space {
+                                targetWords[j] = (targetWords[j].lowerBound - 1)..<(targetWords[j].upperBound - 1)
+                            }
+                            for j in real.indices where real[j].lowerBound > space {
+                                real[j] = (real[j].lowerBound - 1)..<(real[j].upperBound - 1)
+                            }
+                        }
+                    } else {
+                        targetWords[i] = word.lowerBound..<(word.upperBound - stray.count)
+                    }
+                }
+            }
+        }
+
         var spans = sourceSpans.map { MarkedText.Span(kind: $0.kind, range: 0..<0, parent: $0.parent) }
         var aligned = [Bool](repeating: false, count: spans.count)
 
@@ -244,6 +283,23 @@ struct SpanTransfer {
             return range
         }
         return nil
+    }
+
+    /// Every "ZQX" followed by capital letters in `text` (what placeholders look like).
+    static func placeholderLike(in text: [Unicode.Scalar]) -> [Range<Int>] {
+        var found: [Range<Int>] = []
+        var i = 0
+        while i + 3 <= text.count {
+            guard text[i] == "Z", text[i + 1] == "Q", text[i + 2] == "X" else {
+                i += 1
+                continue
+            }
+            var end = i + 3
+            while end < text.count, ("A"..."Z").contains(text[end]) { end += 1 }
+            found.append(i..<end)
+            i = end
+        }
+        return found
     }
 
     /// The run of `sorted` with the most members where neighbours are at most three apart (first of equals), as a

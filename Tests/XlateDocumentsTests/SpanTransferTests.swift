@@ -67,4 +67,27 @@ struct SpanTransferTests {
         #expect(String(String.UnicodeScalarView(input.source)) == "A B C")
         #expect(input.leading == "\n  " && input.trailing == "  \n")
     }
+    @Test func strayPlaceholdersAreTakenOut() {
+        var builder = MarkedText.Builder(protect: false, escape: { $0 })
+        builder.appendText("A ")
+        builder.protected("<x>")
+        builder.appendText(" C")
+        // The model repeated the token and made up another: only the first real one stays.
+        let alignment = Alignment(
+            sourcePieces: ["▁A", "▁ZQXA", "▁C", "</s>"], targetPieces: ["▁X", "▁ZQXA", "▁ZQXA", "▁ZQXB", "▁Y", "</s>"],
+            matrix: [[0.9, 0, 0, 0.1], [0, 0.9, 0, 0.1], [0, 0.9, 0, 0.1], [0, 0.5, 0.4, 0.1], [0, 0, 0.9, 0.1], [0, 0, 0, 1]],
+            request: CrossAttentionRequest(layer: 0))
+        #expect(Self.transfer(builder.build(), alignment: alignment, target: "X ZQXA ZQXA ZQXB Y") == "X <x> Y")
+    }
+
+    @Test func markupInTheOuterWhitespaceStaysThere() {
+        var builder = MarkedText.Builder(protect: false, escape: { $0 })
+        builder.point("<img>")
+        builder.appendText(" A B ")
+        builder.point("<br>")
+        let alignment = Alignment(
+            sourcePieces: ["▁A", "▁B", "</s>"], targetPieces: ["▁X", "▁Y", "</s>"],
+            matrix: [[0.9, 0, 0.1], [0, 0.9, 0.1], [0, 0, 1]], request: CrossAttentionRequest(layer: 0))
+        #expect(Self.transfer(builder.build(), alignment: alignment, target: "X Y") == "<img> X Y <br>")
+    }
 }
