@@ -66,7 +66,9 @@ extension Translator {
     /// `<br>` split it into several sentences-to-translate; the output is one fragment); with `.markdown` a Markdown
     /// fragment; `.plain` is text. `protect` (default on) keeps URLs, e-mail addresses, numbers, format strings and
     /// code byte-identical through placeholders (``Placeholders``). Sentences are split as `options` say
-    /// (`splitSentences`).
+    /// (`splitSentences`; turn it on for long segments, which are otherwise cut at the model's length). `shouldStop`
+    /// works as in ``Translator/translate(_:options:progress:shouldStop:)``: once it says stop, this throws
+    /// `TranslationStopped` and returns nothing (a segment's markup needs all of its sentences).
     ///
     /// - Throws: ``DocumentError`` when a segment cannot be parsed; what
     ///   ``Translator/translate(_:options:progress:shouldStop:)`` throws.
@@ -106,6 +108,8 @@ extension Translator {
     ///   definitions, front matter and every byte outside translated text stay as they were.
     /// - SRT and WebVTT: numbering, timing lines, the WebVTT header, `NOTE`, `STYLE` and `REGION` blocks and cue
     ///   settings are kept; a cue's lines are translated as one segment and split again into as many lines.
+    ///
+    /// `protect`, `options` and `shouldStop` as in ``translate(_:markup:protect:options:shouldStop:)``.
     ///
     /// - Throws: ``DocumentError`` for a document its format cannot read; what
     ///   ``Translator/translate(_:options:progress:shouldStop:)`` throws.
