@@ -3,7 +3,9 @@ import Xlate
 /// Carries the spans of a source text onto its translation through the hard word alignment.
 ///
 /// Like bergamot-translator's `HTML::restore` (Firefox), markup follows the words: a span covers the target words
-/// whose hard-aligned source word it covered. Unlike it, a span is never split or repeated: it covers the one
+/// whose hard-aligned source word it covered. Unlike it (it gives each target token the tag stack of its aligned
+/// source token, so a tag over words that are not contiguous in the translation is split), a span is never split
+/// or repeated: it covers the one
 /// contiguous run of such words that holds most of them (gaps of up to two words bridged), so the output has the
 /// source's tags, in the source's order and nesting, once each. Where the words of siblings came out in another
 /// order, the siblings that keep their order keep their words (the longest ordered run); the others, and spans whose
