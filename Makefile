@@ -12,7 +12,7 @@ QUALITY_ARGS ?=
 .PHONY: help setup build run test test-asan fuzz fixtures bench bench-million quality install man clean example align-eval
 
 help:
-	@echo "make setup     install system packages (libopenblas-dev, libsentencepiece-dev)"
+	@echo "make setup     install system packages (libopenblas-dev, libsentencepiece-dev, libxml2-dev, libcmark-gfm-dev)"
 	@echo "make build     build the xlate binary ($(BIN))"
 	@echo "make run       build, then translate a sample with the bundled en-de model"
 	@echo "make test      run all tests (no Python needed)"
@@ -29,11 +29,13 @@ help:
 	@echo "make man       the manual page, from the command's own help, in .build/man/xlate.1 (man -l .build/man/xlate.1)"
 	@echo "make install   install xlate, its manual page and the bundled models under PREFIX ($(PREFIX))"
 
-# The system libraries the build links against; installed only when missing.
+# The system libraries the build links against; installed only when missing. libxml2 and cmark-gfm are for
+# XlateDocuments (HTML and Markdown parsers).
+SYSTEM_PACKAGES = libopenblas-dev libsentencepiece-dev libxml2-dev libcmark-gfm-dev libcmark-gfm-extensions-dev
 setup:
-	@if ! dpkg -s libopenblas-dev libsentencepiece-dev >/dev/null 2>&1; then \
+	@if ! dpkg -s $(SYSTEM_PACKAGES) >/dev/null 2>&1; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq libopenblas-dev libsentencepiece-dev; \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $(SYSTEM_PACKAGES); \
 	fi
 
 build: setup

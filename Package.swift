@@ -6,6 +6,7 @@ let package = Package(
     products: [
         .library(name: "Xlate", targets: ["Xlate"]),
         .library(name: "XlateHub", targets: ["XlateHub"]),
+        .library(name: "XlateDocuments", targets: ["XlateDocuments"]),
         .executable(name: "xlate", targets: ["xlate"]),
     ],
     dependencies: [
@@ -45,11 +46,24 @@ let package = Package(
         /// The Hugging Face Hub client over URLSession (FoundationNetworking, which links libcurl).
         .target(name: "XlateHub", dependencies: ["Xlate"]),
 
+        // MARK: Documents (apart, so that a library user who translates plain text does not link libxml2 or cmark-gfm)
+
+        /// libxml2's HTML parser (Debian: libxml2-dev).
+        .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
+        /// cmark-gfm, the CommonMark reference parser with GitHub's table extension (Debian: libcmark-gfm-dev,
+        /// libcmark-gfm-extensions-dev).
+        .systemLibrary(
+            name: "CCmarkGFM", pkgConfig: "libcmark-gfm",
+            providers: [.apt(["libcmark-gfm-dev", "libcmark-gfm-extensions-dev"])]),
+        /// Markup in segments (HTML, Markdown) carried across by word alignment, placeholders for what must not be
+        /// translated, and whole documents (HTML, Markdown, SRT, WebVTT).
+        .target(name: "XlateDocuments", dependencies: ["Xlate", "CLibXML2", "CCmarkGFM"]),
+
         // MARK: Command line
 
         .executableTarget(
             name: "xlate",
-            dependencies: ["Xlate", "XlateHub", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Xlate", "XlateHub", "XlateDocuments", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         // MARK: Tests
@@ -59,6 +73,8 @@ let package = Package(
         .testTarget(name: "XlateDecodeTests", dependencies: ["XlateDecode"]),
         .testTarget(name: "XlateTests", dependencies: ["Xlate"]),
         .testTarget(name: "XlateHubTests", dependencies: ["XlateHub"]),
+        .testTarget(
+            name: "XlateDocumentsTests", dependencies: ["XlateDocuments", "CLibXML2", "CCmarkGFM"], exclude: ["Documents"]),
         .testTarget(name: "CLITests", dependencies: ["xlate"]),
     ]
 )

@@ -1,5 +1,5 @@
 // swift-tools-version: 6.0
-// An example of building on xlate from another package: translates .srt subtitle files.
+// An example of building on xlate from another package: translates .srt and .vtt subtitle files.
 import PackageDescription
 
 let package = Package(
@@ -14,7 +14,7 @@ let package = Package(
     targets: [
         .executableTarget(
             name: "SubtitleTranslator",
-            dependencies: [.product(name: "Xlate", package: "xlate")]
+            dependencies: [.product(name: "Xlate", package: "xlate"), .product(name: "XlateDocuments", package: "xlate")]
         ),
     ]
 )

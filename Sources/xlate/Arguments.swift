@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Xlate
+import XlateDocuments
 
 // The option groups that `xlate`, `xlate generate` and `xlate align` share. Each subcommand declares the groups it
 // takes, so that its `--help` lists them. Options given before the subcommand's name are parsed by the root command;
@@ -192,3 +193,36 @@ func inputPrefix(for translator: Translator, prefix: String?, source: String?, t
     }
     return translationPrefix
 }
+
+/// Markup in input lines, whole documents, and what is kept out of the model's reach.
+struct DocumentArguments: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "Each input line is a fragment of this markup, given back with its markup: html (inline tags follow their words, block tags and <br> split sentences, code and attributes are kept), markdown (CommonMark), plain (text, with what --no-protect names kept byte-identical). Default: none (the model's own translation, as text).",
+        valueName: "html|markdown|plain"))
+    var markup: MarkupFormat?
+
+    @Option(help: ArgumentHelp(
+        "Translate the input as one document of this format, keeping its structure (only text is translated). Default: from the extension of the -i file: .html/.htm, .md/.markdown, .srt, .vtt.",
+        valueName: "html|markdown|srt|vtt"))
+    var inputFormat: DocumentFormat?
+
+    @Flag(help: "With --markup or a document: let the model translate URLs, e-mail addresses, numbers, format strings ({name}, %s) and code too, instead of keeping them byte-identical.")
+    var noProtect = false
+
+    /// The document format to translate `paths` as, or nil for lines.
+    func documentFormat(paths: [String]) throws -> DocumentFormat? {
+        if markup != nil {
+            if inputFormat != nil { throw ValidationError("--markup is for lines, --input-format for a whole document; give one") }
+            return nil
+        }
+        if let inputFormat {
+            guard paths.count == 1 else { throw ValidationError("--input-format translates one document; give one -i file (or stdin)") }
+            return inputFormat
+        }
+        guard paths.count == 1, paths[0] != "-" else { return nil }
+        return DocumentFormat(pathExtension: URL(fileURLWithPath: paths[0]).pathExtension)
+    }
+}
+
+extension MarkupFormat: ExpressibleByArgument {}
+extension DocumentFormat: ExpressibleByArgument {}

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Xlate
+import XlateDocuments
 import XlateHub
 
 /// Exit statuses, documented in `--help` and the README ("Exit status").
@@ -43,7 +44,7 @@ enum Failure {
         case let error as WriteFailure:
             // The reader went away (`xlate ... | head -1`): end as a program killed by SIGPIPE does.
             return error.code == EPIPE ? 128 + SIGPIPE : Exit.cannotWrite
-        case is ReadFailure, is LineReader.InvalidUTF8:
+        case is ReadFailure, is LineReader.InvalidUTF8, is DocumentFailure:
             return Exit.badInput
         case is XlateCoreError:
             return Exit.systemError
@@ -59,6 +60,7 @@ enum Failure {
         case let error as WriteFailure: return error.code == EPIPE ? nil : error.message
         case let error as ReadFailure: return error.message
         case let error as LineReader.InvalidUTF8: return error.message
+        case let error as DocumentFailure: return error.description
         case let error as DecodingError:
             // In the words of the command line where an option sets the value at fault.
             guard let option = error.setting.flatMap({ optionForSetting[$0] }) else { return error.localizedDescription }

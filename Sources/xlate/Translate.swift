@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Xlate
+import XlateDocuments
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case text, json, tsv
@@ -38,6 +39,11 @@ struct Translate: ParsableCommand {
               # from the Hugging Face Hub; --download fetches it first if missing
               xlate download Helsinki-NLP/opus-mt-fr-en
               xlate -s fr -t en --download < news.fr
+              # documents keep their structure: HTML, Markdown, SRT, WebVTT (by extension)
+              xlate -s en -t de -i page.html -o page.de.html
+              xlate -s en -t de -i talk.vtt -o talk.de.vtt
+              # lines with markup: tags follow their words
+              echo 'The <b>cat</b> sat.' | xlate -s en -t de --markup html
               # shell completion (bash; also zsh, fish) and a man page (make man)
               xlate --generate-completion-script bash > /etc/bash_completion.d/xlate
 
@@ -52,6 +58,7 @@ struct Translate: ParsableCommand {
     @OptionGroup(title: "Input") var input: InputArguments
     @OptionGroup(title: "Output") var output: OutputArguments
     @OptionGroup(title: "Decoding") var decoding: DecodingArguments
+    @OptionGroup(title: "Documents and markup") var documents: DocumentArguments
 
     @Option(help: "sentence: translate each sentence of a line and rejoin them (over-long sentences are cut at safe boundaries); none: each line is one segment, truncated if longer than the model reads.")
     var split: SplitMode = .sentence
@@ -64,7 +71,17 @@ struct Translate: ParsableCommand {
             print(versionText())
             return
         }
-        try LineTranslation(selection: selection, input: input, output: output, decoding: decoding, split: split).run()
+        if let format = try documents.documentFormat(paths: input.paths) {
+            try DocumentTranslation(
+                selection: selection, input: input, output: output, decoding: decoding, split: split, format: format,
+                protect: !documents.noProtect
+            ).run()
+            return
+        }
+        try LineTranslation(
+            selection: selection, input: input, output: output, decoding: decoding, split: split,
+            markup: documents.markup, protect: !documents.noProtect
+        ).run()
     }
 }
 
@@ -76,6 +93,10 @@ struct LineTranslation {
     let output: OutputArguments
     let decoding: DecodingArguments
     let split: SplitMode
+    /// Each line is a fragment of this markup (nil: plain text, the model's own translation).
+    var markup: MarkupFormat? = nil
+    /// With `markup`: keep URLs, numbers, format strings and code byte-identical.
+    var protect = true
 
     private var inputs: [String] { input.paths }
     private var quiet: Bool { input.quiet }
@@ -90,6 +111,9 @@ struct LineTranslation {
         if let message = inputIsOutputMessage(inputs: inputs, output: output.output) {
             printError(message)
             throw ExitCode(Exit.usage)
+        }
+        if markup != nil, nbest > 1 || format != .text || scores || align != nil {
+            throw ValidationError("--markup gives one translation per line, as text: it does not go with --nbest, --format, --scores or --align")
         }
         let interrupt = Interrupt.install()
         let translator = try selection.loadTranslator(quiet: quiet)
@@ -155,6 +179,22 @@ struct LineTranslation {
                 if chunk.isEmpty { break }
                 for number in reader.takeRepairedLines() { repairedLines.add(invalidUTF8Warning(lineName(number)), print: warn) }
                 progress?.begin(chunk)
+                if let markup {
+                    let translated: [String]
+                    do {
+                        translated = try translator.translate(
+                            chunk, markup: markup, protect: protect, options: options, shouldStop: { interrupt.signal != nil })
+                    } catch is TranslationStopped {
+                        throw stop(interrupt.signal ?? SIGINT)
+                    }
+                    for line in translated { try sink.write(line + "\n") }
+                    try sink.flush()
+                    progress?.end()
+                    linesDone += translated.count
+                    linesWritten += translated.count
+                    if let number = interrupt.signal { throw stop(number) }
+                    continue
+                }
                 let translations: [Translation]
                 do {
                     translations = try translator.translate(
