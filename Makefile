@@ -9,12 +9,13 @@ BIN = .build/$(CONFIG)/xlate
 BENCH_ARGS ?=
 QUALITY_ARGS ?=
 
-.PHONY: help setup build run test test-asan fuzz fixtures bench bench-million quality install man clean example align-eval
+.PHONY: help setup build run serve test test-asan fuzz fixtures bench bench-million quality install man clean example align-eval
 
 help:
 	@echo "make setup     install system packages (libopenblas-dev, libsentencepiece-dev, libxml2-dev, libcmark-gfm-dev)"
 	@echo "make build     build the xlate binary ($(BIN))"
 	@echo "make run       build, then translate a sample with the bundled en-de model"
+	@echo "make serve     build, then serve the bundled models on http://127.0.0.1:5000 (LibreTranslate API, page at /)"
 	@echo "make test      run all tests (no Python needed)"
 	@echo "make test-asan the test suite under AddressSanitizer (optimised, so floats match make test)"
 	@echo "make fuzz      libFuzzer targets (safetensors, config, vocabulary, pytorch, tokenizer), FUZZ_SECONDS=60 each"
@@ -44,6 +45,11 @@ build: setup
 run: build
 	echo "The cat sat on the mat because it was tired." | $(BIN) --src en --tgt de
 
+serve: build
+	$(BIN) serve
+
+# ServerTests runs the real LibreTranslate client (libretranslatepy) when XLATE_TEST_PYTHON names a python that has
+# it (.ci/run makes one in ~/.cache/xlate/client-venv); otherwise that one test is skipped with a message.
 test: setup
 	$(SWIFT) build $(SWIFT_TEST_FLAGS) --product xlate
 	$(SWIFT) test $(SWIFT_TEST_FLAGS)

@@ -7,12 +7,20 @@ let package = Package(
         .library(name: "Xlate", targets: ["Xlate"]),
         .library(name: "XlateHub", targets: ["XlateHub"]),
         .library(name: "XlateDocuments", targets: ["XlateDocuments"]),
+        .library(name: "XlateServer", targets: ["XlateServer"]),
         .executable(name: "xlate", targets: ["xlate"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         // `swift package generate-documentation --target Xlate` (the DocC catalog in Sources/Xlate/Xlate.docc).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+        // `xlate serve` (XlateServer only: the Xlate library depends on none of these).
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // MARK: C
@@ -59,11 +67,31 @@ let package = Package(
         /// translated, and whole documents (HTML, Markdown, SRT, WebVTT).
         .target(name: "XlateDocuments", dependencies: ["Xlate", "CLibXML2", "CCmarkGFM"]),
 
+        // MARK: Server (apart, so that a library user who only translates links no HTTP server)
+
+        /// `xlate serve`: the LibreTranslate-compatible API, the native API, metrics and the translate page, over
+        /// Hummingbird; requests are batched by the library's `TranslationService`.
+        .target(
+            name: "XlateServer",
+            dependencies: [
+                "Xlate", "XlateDocuments",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
         // MARK: Command line
 
         .executableTarget(
             name: "xlate",
-            dependencies: ["Xlate", "XlateHub", "XlateDocuments", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "Xlate", "XlateHub", "XlateDocuments", "XlateServer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
 
         // MARK: Tests
@@ -76,5 +104,7 @@ let package = Package(
         .testTarget(
             name: "XlateDocumentsTests", dependencies: ["XlateDocuments", "CLibXML2", "CCmarkGFM"], exclude: ["Documents"]),
         .testTarget(name: "CLITests", dependencies: ["xlate"]),
+        /// `xlate serve` as a process, driven over HTTP (URLSession) and by the real libretranslatepy client.
+        .testTarget(name: "ServerTests", dependencies: ["xlate"], exclude: ["Client"]),
     ]
 )
