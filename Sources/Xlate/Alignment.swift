@@ -66,16 +66,21 @@ public struct Alignment: Sendable, Equatable {
     /// Pieces that belong to no word.
     public static let specialPieces: Set<String> = [MarianTokenizer.eosToken, MarianTokenizer.padToken]
 
-    /// Builds the word-level view of a piece-level attention matrix `[targetPieces][sourcePieces]`.
-    public init(sourcePieces: [String], targetPieces: [String], matrix: [[Float]], request: CrossAttentionRequest) {
+    /// Builds the word-level view of a piece-level attention matrix `[targetPieces][sourcePieces]`. Pieces in
+    /// `languageTokens` (a multilingual model's, such as the forced `deu_Latn` its output starts with) belong to no
+    /// word, as `specialPieces` do.
+    public init(
+        sourcePieces: [String], targetPieces: [String], matrix: [[Float]], request: CrossAttentionRequest,
+        languageTokens: Set<String> = []
+    ) {
         precondition(matrix.count == targetPieces.count, "one attention row per target piece")
         precondition(matrix.allSatisfy { $0.count == sourcePieces.count }, "one attention column per source piece")
         self.request = request
         self.sourcePieces = sourcePieces
         self.targetPieces = targetPieces
         pieceMatrix = matrix
-        let sourceWords = Self.words(sourcePieces)
-        let targetWords = Self.words(targetPieces)
+        let sourceWords = Self.words(sourcePieces, special: languageTokens)
+        let targetWords = Self.words(targetPieces, special: languageTokens)
         self.sourceWords = sourceWords
         self.targetWords = targetWords
         wordMatrix = targetWords.map { target in
@@ -87,12 +92,13 @@ public struct Alignment: Sendable, Equatable {
         }
     }
 
-    /// Merges SentencePiece pieces into words: `▁` starts a word, special pieces end one and belong to none.
-    public static func words(_ pieces: [String]) -> [Word] {
+    /// Merges SentencePiece pieces into words: `▁` starts a word, special pieces (`specialPieces` and `special`) end
+    /// one and belong to none.
+    public static func words(_ pieces: [String], special: Set<String> = []) -> [Word] {
         var words: [Word] = []
         var open = false  // whether the last word may still grow
         for (index, piece) in pieces.enumerated() {
-            if specialPieces.contains(piece) {
+            if specialPieces.contains(piece) || special.contains(piece) {
                 open = false
                 continue
             }

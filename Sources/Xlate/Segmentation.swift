@@ -190,7 +190,9 @@ extension Translator {
         if let request = options.decoding.crossAttention, !encoded.isEmpty, let best = hypotheses.first,
             let matrix = best.crossAttention
         {
-            alignment = Alignment(sourcePieces: sourceTokens + [eos], targetPieces: best.pieces, matrix: matrix, request: request)
+            alignment = Alignment(
+                sourcePieces: sourceTokens + [eos], targetPieces: best.pieces, matrix: matrix, request: request,
+                languageTokens: languageTokens)
         }
         return Translation(
             source: source, text: hypotheses.first?.text ?? "", sourceTokens: sourceTokens, sourceIds: sourceIds,

@@ -7,10 +7,11 @@ enum ModelFiles {
     static let safetensors = "model.safetensors"
     static let pytorch = "pytorch_model.bin"
     /// Fetched when present: configs and the tokenizer files of Marian (`source.spm`, `target.spm`, `vocab.json`,
-    /// `target_vocab.json` when the vocabularies are separate) and T5 (`spiece.model`).
+    /// `target_vocab.json` when the vocabularies are separate), T5 (`spiece.model`), and M2M100, NLLB-200 and
+    /// mBART-50 (`sentencepiece.bpe.model`; `tokenizer.json` lists NLLB's and mBART-50's language tokens).
     static let optional = [
         "config.json", "generation_config.json", "source.spm", "target.spm", "vocab.json", "target_vocab.json",
-        "tokenizer_config.json", "special_tokens_map.json", "spiece.model",
+        "tokenizer_config.json", "special_tokens_map.json", "spiece.model", "sentencepiece.bpe.model", "tokenizer.json",
     ]
 
     /// The files to fetch from a repository holding `names`, the safetensors index (if any) first: the shards it

@@ -7,6 +7,9 @@ public enum ModelArchitecture: String, Sendable, CaseIterable {
     case marian
     /// `t5` and `mt5`: T5, Flan-T5, mT5 (`T5Model`, `T5Tokenizer`).
     case t5
+    /// `m2m_100`: M2M100 and NLLB-200 (`BartModel`, `MultilingualTokenizer` in the M2M100 or NLLB style, told apart
+    /// by tokenizer_config.json's `tokenizer_class`, else by the presence of `vocab.json`).
+    case m2m100 = "m2m_100"
 
     /// The architecture of a model folder, from its `config.json`.
     public init(directory: URL) throws(ModelError) {
@@ -15,8 +18,22 @@ public enum ModelArchitecture: String, Sendable, CaseIterable {
         switch type {
         case "marian": self = .marian
         case "t5", "mt5": self = .t5
+        case "m2m_100": self = .m2m100
         default: throw .unsupportedModelType(type, path: path)
         }
+    }
+
+    /// Whether one model serves many language pairs (its source and target languages are tokens).
+    public var isMultilingual: Bool { self == .m2m100 }
+
+    /// The languages of a multilingual model folder, from its tokenizer files (the weights are not read); nil for
+    /// a model of one language pair.
+    public func languages(directory: URL) throws(ModelError) -> LanguageCodes? {
+        guard isMultilingual else { return nil }
+        let config = try BartConfig(contentsOf: directory.appendingPathComponent("config.json"))
+        return try MultilingualTokenizer(
+            directory: directory, style: try Self.m2m100TokenizerStyle(directory), vocabularySize: config.vocabSize
+        ).languageTable
     }
 
     /// Loads the model and tokenizer of a model folder of this architecture, its weight matrices computing in
@@ -40,10 +57,30 @@ public enum ModelArchitecture: String, Sendable, CaseIterable {
             model = Result { () throws(ModelError) in
                 try T5Model(config: config, checkpoint: try Self.checkpoint(directory, computeType))
             }
+        case .m2m100:
+            let config = try BartConfig(contentsOf: configURL)
+            let style = try Self.m2m100TokenizerStyle(directory)
+            tokenizer = OnAnotherThread { () throws(ModelError) in
+                try MultilingualTokenizer(directory: directory, style: style, vocabularySize: config.vocabSize)
+            }
+            model = Result { () throws(ModelError) in
+                try BartModel(config: config, checkpoint: try Self.checkpoint(directory, computeType))
+            }
         }
         // The tokenizer's error first when both fail, as when they loaded one after the other.
         let loadedTokenizer = try tokenizer.value()
         return (try model.get(), loadedTokenizer)
+    }
+
+    /// NLLB-200 or M2M100: `tokenizer_class` in tokenizer_config.json, else whether the folder has `vocab.json`
+    /// (M2M100's).
+    private static func m2m100TokenizerStyle(_ directory: URL) throws(ModelError) -> LanguageCodes.Style {
+        let config = directory.appendingPathComponent("tokenizer_config.json").path
+        if ModelFile.exists(config), let name = try JSONFile(path: config).string("tokenizer_class") {
+            if name.hasPrefix("Nllb") { return .nllb }
+            if name.hasPrefix("M2M100") { return .m2m100 }
+        }
+        return ModelFile.exists(directory.appendingPathComponent("vocab.json").path) ? .m2m100 : .nllb
     }
 
     private static func checkpoint(_ directory: URL, _ computeType: ComputeType) throws(ModelError) -> Checkpoint {

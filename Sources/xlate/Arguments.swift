@@ -129,7 +129,7 @@ struct DecodingArguments: ParsableArguments {
     }
 
     /// The model's default options with these on top; `source/target` name the input's languages (the splitter's
-    /// rules, a T5 model's translation prefix).
+    /// rules, a T5 model's translation prefix, a multilingual model's language tokens).
     func options(for translator: Translator, source: String?, target: String?) throws -> TranslationOptions {
         var options = translator.defaultOptions
         if let batchSize { options.batchSize = batchSize }
@@ -140,6 +140,7 @@ struct DecodingArguments: ParsableArguments {
         if let noRepeatNgram { options.decoding.noRepeatNgramSize = noRepeatNgram }
         if let repetitionPenalty { options.decoding.repetitionPenalty = repetitionPenalty }
         options.sourceLanguage = source
+        options.targetLanguage = target
         options.prefix = try inputPrefix(for: translator, prefix: prefix, source: source, target: target)
         return options
     }

@@ -9,11 +9,23 @@ public protocol Tokenizer: Sendable {
     func decode(_ ids: [Int]) -> String
     /// The target-side piece of each id (for display and alignment).
     func targetPieces(_ ids: [Int]) -> [String]
+
+    /// The languages of a multilingual model (M2M100, NLLB-200, mBART-50); nil for a model of one language pair.
+    var languages: LanguageCodes? { get }
+    /// `text` as a source in `language` (one of `languages`' codes; nil: the tokenizer's default).
+    func encode(_ text: String, language: String?) -> TokenizedText
+    /// `text` as a target in `language` (one of `languages`' codes; nil: the tokenizer's default).
+    func encodeTarget(_ text: String, language: String?) -> TokenizedText
 }
 
 extension Tokenizer {
     /// Tokenizers with one vocabulary for both sides encode targets as sources.
     public func encodeTarget(_ text: String) -> TokenizedText { encode(text) }
+
+    /// A model of one language pair has no language tokens.
+    public var languages: LanguageCodes? { nil }
+    public func encode(_ text: String, language: String?) -> TokenizedText { encode(text) }
+    public func encodeTarget(_ text: String, language: String?) -> TokenizedText { encodeTarget(text) }
 }
 
 /// The result of tokenizing one text.
