@@ -38,7 +38,7 @@ import torch
 import transformers
 from safetensors.torch import save_file
 from transformers import (AutoTokenizer, GenerationConfig, M2M100Config, M2M100ForConditionalGeneration,
-                          M2M100Tokenizer, NllbTokenizer)
+                          M2M100Tokenizer, MBart50Tokenizer, NllbTokenizer)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from generate import (FORMAT, GENERATOR, MAX_LENGTH, OPTION_SETS, PINNED, SHARED, TORCH_VERSION,  # noqa: E402
@@ -46,6 +46,7 @@ from generate import (FORMAT, GENERATOR, MAX_LENGTH, OPTION_SETS, PINNED, SHARED
                       select_cases, write_json)
 from generate_t5 import generate  # noqa: E402  (a cache that grows per layer: any layer counts)
 from transformers.models.nllb.tokenization_nllb import FAIRSEQ_LANGUAGE_CODES as NLLB_LANGUAGE_CODES  # noqa: E402
+from transformers.models.mbart50.tokenization_mbart50 import FAIRSEQ_LANGUAGE_CODES as MBART50_LANGUAGE_CODES  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "m2m100")
@@ -84,14 +85,15 @@ def decoded(tok, kind, ids):
 
 # MARK: - Tokenizers -------------------------------------------------------------------------------
 
-def train_spm(prefix):
-    """A tiny fairseq-style BPE SentencePiece model (<unk> 0, <s> 1, </s> 2) trained on Tatoeba sentences."""
+def train_spm(prefix, model_type="bpe"):
+    """A tiny fairseq-style SentencePiece model (<unk> 0, <s> 1, </s> 2) trained on Tatoeba sentences (BPE as
+    M2M100's and NLLB's; mBART-50's is a unigram model)."""
     lines = []
     for lang in ("en", "de"):
         with open(os.path.join(SHARED, "eval", f"tatoeba-test.{lang}"), encoding="utf-8") as f:
             lines += f.read().splitlines()[:3000]
     sentencepiece.SentencePieceTrainer.train(
-        sentence_iterator=iter(lines), model_prefix=prefix, vocab_size=SPM_PIECES, model_type="bpe",
+        sentence_iterator=iter(lines), model_prefix=prefix, vocab_size=SPM_PIECES, model_type=model_type,
         unk_id=0, bos_id=1, eos_id=2, pad_id=-1, character_coverage=1.0, num_threads=1,
         normalization_rule_name="nmt_nfkc", minloglevel=2)
     os.remove(prefix + ".vocab")
@@ -100,8 +102,10 @@ def train_spm(prefix):
 
 def make_tokenizer(kind, folder):
     """Writes the tokenizer files into `folder` and returns the loaded tokenizer (as AutoTokenizer loads it)."""
-    spm_path = train_spm(os.path.join(folder, "sentencepiece.bpe"))
-    if kind == "m2m100":
+    spm_path = train_spm(os.path.join(folder, "sentencepiece.bpe"), "unigram" if kind == "mbart50" else "bpe")
+    if kind == "mbart50":
+        tok = MBart50Tokenizer.from_pretrained(folder, src_lang="en_XX", tgt_lang="de_DE")
+    elif kind == "m2m100":
         # vocab.json as fairseq's dictionary: the four specials, then the pieces in another order than the
         # SentencePiece ids (reversed), so that only vocab.json gives the right ids.
         spm = sentencepiece.SentencePieceProcessor(model_file=spm_path)
@@ -119,8 +123,8 @@ def make_tokenizer(kind, folder):
                                             extra_special_tokens=list(NLLB_LANGUAGE_CODES))
     tok.save_pretrained(folder)
     loaded = AutoTokenizer.from_pretrained(folder)
-    if kind == "nllb":
-        ids = [loaded.convert_tokens_to_ids(code) for code in NLLB_LANGUAGE_CODES]
+    if kind != "m2m100":
+        ids = [loaded.convert_tokens_to_ids(code) for code in language_list(kind)]
         assert len(set(ids)) == len(ids) and loaded.unk_token_id not in ids, "language tokens missing"
     return loaded
 
@@ -128,11 +132,15 @@ def make_tokenizer(kind, folder):
 def language_ids(tok, kind):
     if kind == "m2m100":
         return {code: tok.get_lang_id(code) for code in tok.lang_code_to_id}
-    return {code: tok.convert_tokens_to_ids(code) for code in NLLB_LANGUAGE_CODES}
+    return {code: tok.convert_tokens_to_ids(code) for code in language_list(kind)}
+
+
+def language_list(kind):
+    return NLLB_LANGUAGE_CODES if kind == "nllb" else MBART50_LANGUAGE_CODES
 
 
 def codes(kind):
-    return ("en", "de") if kind == "m2m100" else ("eng_Latn", "deu_Latn")
+    return {"m2m100": ("en", "de"), "nllb": ("eng_Latn", "deu_Latn"), "mbart50": ("en_XX", "de_DE")}[kind]
 
 
 def tokenizer_cases(tok, kind):
@@ -308,9 +316,12 @@ def make_end_to_end(model, tok, kind, lang):
     return cases
 
 
-def make_tiny(spec):
+def make_tiny(spec, build=None, write=None, load=None, out=OUT):
+    """The fixture folder of `spec`: tokenizer, checkpoint (`build` / `write` / `load`: this file's M2M100 ones
+    unless given, as generate_mbart50.py gives its own), reference.json."""
+    build, write, load = build or build_tiny, write or write_checkpoint, load or load_reference
     name, kind = spec["name"], spec["tokenizer"]
-    folder = os.path.join(OUT, name)
+    folder = os.path.join(out, name)
     if os.path.isdir(folder):
         shutil.rmtree(folder)
     os.makedirs(folder)
@@ -320,10 +331,10 @@ def make_tiny(spec):
     # As the released models: M2M100's vocabulary is vocab.json, the language tokens and 8 `madeupword`s; NLLB's is
     # larger than its tokenizer too.
     vocab_size = max(len(tok), max(lang.values()) + 1) + (8 if kind == "m2m100" else 3)
-    built = build_tiny(spec, vocab_size, forced_bos=lang[tgt])
-    write_checkpoint(built, spec, folder)
+    built = build(spec, vocab_size, forced_bos=lang[tgt])
+    write(built, spec, folder)
     make_readable(folder)
-    model = load_reference(folder, built)
+    model = load(folder, built)
     model.generation_config.forced_bos_token_id = lang[tgt]
     # select_cases records first-step logits after its `pad` argument: here the decoder start </s>.
     cases, rejected = select_cases(name, model, candidate_inputs(spec, lang[src], vocab_size), EOS,

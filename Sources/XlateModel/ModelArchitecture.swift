@@ -10,6 +10,8 @@ public enum ModelArchitecture: String, Sendable, CaseIterable {
     /// `m2m_100`: M2M100 and NLLB-200 (`BartModel`, `MultilingualTokenizer` in the M2M100 or NLLB style, told apart
     /// by tokenizer_config.json's `tokenizer_class`, else by the presence of `vocab.json`).
     case m2m100 = "m2m_100"
+    /// `mbart`: mBART-50 (`BartModel`, `MultilingualTokenizer` in the mBART-50 style: `en_XX` codes).
+    case mbart
 
     /// The architecture of a model folder, from its `config.json`.
     public init(directory: URL) throws(ModelError) {
@@ -19,12 +21,13 @@ public enum ModelArchitecture: String, Sendable, CaseIterable {
         case "marian": self = .marian
         case "t5", "mt5": self = .t5
         case "m2m_100": self = .m2m100
+        case "mbart": self = .mbart
         default: throw .unsupportedModelType(type, path: path)
         }
     }
 
     /// Whether one model serves many language pairs (its source and target languages are tokens).
-    public var isMultilingual: Bool { self == .m2m100 }
+    public var isMultilingual: Bool { self == .m2m100 || self == .mbart }
 
     /// The languages of a multilingual model folder, from its tokenizer files (the weights are not read); nil for
     /// a model of one language pair.
@@ -32,7 +35,7 @@ public enum ModelArchitecture: String, Sendable, CaseIterable {
         guard isMultilingual else { return nil }
         let config = try BartConfig(contentsOf: directory.appendingPathComponent("config.json"))
         return try MultilingualTokenizer(
-            directory: directory, style: try Self.m2m100TokenizerStyle(directory), vocabularySize: config.vocabSize
+            directory: directory, style: try tokenizerStyle(directory), vocabularySize: config.vocabSize
         ).languageTable
     }
 
@@ -57,9 +60,9 @@ public enum ModelArchitecture: String, Sendable, CaseIterable {
             model = Result { () throws(ModelError) in
                 try T5Model(config: config, checkpoint: try Self.checkpoint(directory, computeType))
             }
-        case .m2m100:
+        case .m2m100, .mbart:
             let config = try BartConfig(contentsOf: configURL)
-            let style = try Self.m2m100TokenizerStyle(directory)
+            let style = try tokenizerStyle(directory)
             tokenizer = OnAnotherThread { () throws(ModelError) in
                 try MultilingualTokenizer(directory: directory, style: style, vocabularySize: config.vocabSize)
             }
@@ -72,14 +75,22 @@ public enum ModelArchitecture: String, Sendable, CaseIterable {
         return (try model.get(), loadedTokenizer)
     }
 
-    /// NLLB-200 or M2M100: `tokenizer_class` in tokenizer_config.json, else whether the folder has `vocab.json`
-    /// (M2M100's).
-    private static func m2m100TokenizerStyle(_ directory: URL) throws(ModelError) -> LanguageCodes.Style {
+    /// The tokenizer of a multilingual folder. `m2m_100`: NLLB-200 or M2M100, by `tokenizer_class` in
+    /// tokenizer_config.json, else by whether the folder has `vocab.json` (M2M100's). `mbart`: mBART-50 (mBART-25's
+    /// `MBartTokenizer`, which puts the language code after `</s>`, is refused).
+    private func tokenizerStyle(_ directory: URL) throws(ModelError) -> LanguageCodes.Style {
         let config = directory.appendingPathComponent("tokenizer_config.json").path
-        if ModelFile.exists(config), let name = try JSONFile(path: config).string("tokenizer_class") {
-            if name.hasPrefix("Nllb") { return .nllb }
-            if name.hasPrefix("M2M100") { return .m2m100 }
+        let name = ModelFile.exists(config) ? try JSONFile(path: config).string("tokenizer_class") : nil
+        if self == .mbart {
+            if let name, name.hasPrefix("MBartTokenizer") {
+                throw .tokenizer(
+                    path: config,
+                    reason: "\(name) (mBART-25's layout: tokens </s> [language]) is not supported; xlate runs mBART-50 models (MBart50Tokenizer)")
+            }
+            return .mbart50
         }
+        if let name, name.hasPrefix("Nllb") { return .nllb }
+        if let name, name.hasPrefix("M2M100") { return .m2m100 }
         return ModelFile.exists(directory.appendingPathComponent("vocab.json").path) ? .m2m100 : .nllb
     }
 

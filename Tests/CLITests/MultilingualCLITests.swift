@@ -29,7 +29,7 @@ extension CLITests {
     /// `xlate --model DIR --src en --tgt de` with the multilingual families: plain ISO 639-1 codes choose the
     /// source language token and the forced target language token (`__de__`, `deu_Latn`).
     @Suite struct Multilingual {
-        static let models = ["Fixtures/m2m100/m2m100-tiny", "Fixtures/m2m100/nllb-tiny"]
+        static let models = ["Fixtures/m2m100/m2m100-tiny", "Fixtures/m2m100/nllb-tiny", "Fixtures/mbart50/mbart50-tiny"]
 
         @Test(arguments: models, [1, 4])
         func translatesLikeTransformersWithISOCodes(model: String, beams: Int) throws {

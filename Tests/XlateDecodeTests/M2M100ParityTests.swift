@@ -6,8 +6,9 @@ import XlateDecode
 
 let m2m100FixturesDirectory = fixturesDirectory.deletingLastPathComponent().appendingPathComponent("m2m100")
 
-/// The tiny M2M100 / NLLB checkpoints in Fixtures/m2m100, as `Fixture` names (relative to Fixtures/marian).
-let m2m100FixtureNames = ["../m2m100/m2m100-tiny", "../m2m100/nllb-tiny"]
+/// The tiny M2M100 / NLLB checkpoints in Fixtures/m2m100 and the mBART-50 one in Fixtures/mbart50, as `Fixture`
+/// names (relative to Fixtures/marian): their reference.json files have one format (`Fixtures/generate_m2m100.py`).
+let m2m100FixtureNames = ["../m2m100/m2m100-tiny", "../m2m100/nllb-tiny", "../mbart50/mbart50-tiny"]
 
 /// The tokenizer cases `Fixtures/generate_m2m100.py` records from transformers' `AutoTokenizer`.
 struct RecordedMultilingualTokenizer: Decodable {
@@ -32,10 +33,11 @@ struct RecordedMultilingualTokenizer: Decodable {
     let tokenizer: Tokenizer
 }
 
-/// M2M100 and NLLB-200 (`m2m_100` weights) through the checks of the Marian and T5 fixtures: pre-norm layers,
-/// sinusoidal positions from row `pad + 1` that skip padding (the first cases hold a `<pad>` inside the source),
-/// final norms, the target language forced as the first token (`forced_bos_token_id` in generation_config.json).
-@Suite("M2M100 / NLLB-200 parity with transformers (tiny random checkpoints)")
+/// M2M100 and NLLB-200 (`m2m_100` weights) and mBART-50 (`mbart`) through the checks of the Marian and T5 fixtures:
+/// pre-norm layers; M2M100's sinusoidal positions from row `pad + 1` that skip padding (the first cases hold a
+/// `<pad>` inside the source), mBART's learned positions from row 2, `layernorm_embedding` and `final_logits_bias`;
+/// final norms; the target language forced as the first token (`forced_bos_token_id` in generation_config.json).
+@Suite("M2M100 / NLLB-200 / mBART-50 parity with transformers (tiny random checkpoints)")
 struct M2M100ParityTests {
     @Test(arguments: m2m100FixtureNames)
     func encoderOutputAndFirstStepLogits(_ name: String) throws {
@@ -57,7 +59,7 @@ struct M2M100ParityTests {
     func fixturesCoverTheVariants(_ name: String) throws {
         let fixture = try Fixture(name)
         let model = try #require(fixture.model as? BartModel)
-        #expect(model.config.family == .m2m100 && model.config.scaleEmbedding)
+        #expect(model.config.family == (name.contains("mbart") ? .mbart : .m2m100) && model.config.scaleEmbedding)
         #expect(fixture.reference.cases.contains { $0.input_ids.dropFirst().dropLast().contains(model.config.padTokenId) })
         let forced = try #require(fixture.defaults.forcedBOSTokenId)
         for testCase in fixture.reference.cases {
@@ -68,12 +70,12 @@ struct M2M100ParityTests {
     @Test(arguments: m2m100FixtureNames)
     func tokenizerMatchesTransformers(_ name: String) throws {
         let directory = fixturesDirectory.appendingPathComponent(name)
-        let (_, loaded) = try ModelArchitecture.m2m100.load(directory: directory)
+        let (_, loaded) = try ModelArchitecture(directory: directory).load(directory: directory)
         let tokenizer = try #require(loaded as? MultilingualTokenizer)
         let data = try Data(contentsOf: directory.appendingPathComponent("reference.json"))
         let recorded = try JSONDecoder().decode(RecordedMultilingualTokenizer.self, from: data).tokenizer
         #expect(tokenizer.languageTable.tokenIds == recorded.languages)
-        let (source, target) = name.contains("nllb") ? ("eng_Latn", "deu_Latn") : ("en", "de")
+        let (source, target) = name.contains("nllb") ? ("eng_Latn", "deu_Latn") : name.contains("mbart") ? ("en_XX", "de_DE") : ("en", "de")
         for encode in recorded.encode {
             #expect(tokenizer.encode(encode.text, language: encode.src_lang ?? source).ids == encode.ids, "\(name) encode \(encode.text.debugDescription)")
             if let targetIds = encode.target_ids {

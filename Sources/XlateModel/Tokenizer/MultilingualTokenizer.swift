@@ -2,10 +2,11 @@ import Foundation
 
 /// The tokenizer of a model that translates between many languages, as transformers 5.23 encodes and decodes:
 /// `M2M100Tokenizer` (M2M100: pieces of `sentencepiece.bpe.model` mapped through `vocab.json`, `__en__` language
-/// tokens after its ids) and `NllbTokenizer` (NLLB-200: fairseq's ids, SentencePiece id + 1 after `<s>` 0, `<pad>` 1,
-/// `</s>` 2, `<unk>` 3, and `eng_Latn` language tokens with the ids `tokenizer.json` gives them).
+/// tokens after its ids), `NllbTokenizer` (NLLB-200: fairseq's ids, SentencePiece id + 1 after `<s>` 0, `<pad>` 1,
+/// `</s>` 2, `<unk>` 3, and `eng_Latn` language tokens with the ids `tokenizer.json` gives them) and
+/// `MBart50Tokenizer` (mBART-50: the same ids, `en_XX` language tokens).
 ///
-/// A source is `[source language] pieces </s>` (NLLB's non-legacy layout, and M2M100's), a target
+/// A source is `[source language] pieces </s>` (NLLB's non-legacy layout, M2M100's, mBART-50's), a target
 /// `[target language] pieces </s>`; the model is made to start its output with the target language's token
 /// (`forced_bos_token_id`). Special tokens written in the text (`</s>`, `<unk>`, a language token, ...) are split
 /// out first, as transformers does. Decoding drops special tokens and joins the pieces.
@@ -31,8 +32,9 @@ public struct MultilingualTokenizer: Tokenizer {
 
     static let fairseqSpecials = ["<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3]
 
-    /// Loads the tokenizer files of an M2M100 or NLLB model folder: `sentencepiece.bpe.model`, and `vocab.json`
-    /// (M2M100) or `tokenizer.json` (NLLB: its added tokens), checked against the model's vocabulary size.
+    /// Loads the tokenizer files of an M2M100, NLLB or mBART-50 model folder: `sentencepiece.bpe.model`, and
+    /// `vocab.json` (M2M100) or `tokenizer.json` (NLLB, mBART-50: its added tokens), checked against the model's
+    /// vocabulary size.
     public init(directory: URL, style: LanguageCodes.Style, vocabularySize: Int) throws(ModelError) {
         func file(_ name: String) -> String { directory.appendingPathComponent(name).path }
         sentencePiece = try SentencePiece(
@@ -140,7 +142,7 @@ public struct MultilingualTokenizer: Tokenizer {
                 pieces.append(piece)
                 ids.append(pieceIds[piece] ?? unkId)
             }
-            // NLLB's tokenizers pipeline (spaces collapsed, then `Metaspace`) keeps a chunk's trailing space as a
+            // NLLB's and mBART-50's tokenizers pipeline (spaces collapsed, then `Metaspace`) keeps a chunk's trailing space as a
             // `▁` piece, where SentencePiece (M2M100's slow tokenizer) drops it.
             if languageTable.style != .m2m100, chunk.last?.isWhitespace == true, let space = pieceIds["\u{2581}"] {
                 pieces.append("\u{2581}")
