@@ -35,8 +35,8 @@ struct Translate: ParsableCommand {
               # T5: adds "translate English to German: " before each sentence
               xlate --model ~/models/t5-small -s en -t de < input.txt
               xlate generate --model ~/models/t5-small --prefix "summarize: " < in.txt
-              # NLLB-200, M2M100, mBART-50: one model, many languages (ISO codes; see 'xlate models')
-              xlate --model "$(xlate download facebook/nllb-200-distilled-600M)" -s en -t fr < in.txt
+              # NLLB-200, M2M100, mBART-50: one model, many languages ('xlate models')
+              xlate --model ~/models/nllb-200-distilled-600M -s en -t fr < in.txt
               # from the Hugging Face Hub; --download fetches it first if missing
               xlate download Helsinki-NLP/opus-mt-fr-en
               xlate -s fr -t en --download < news.fr
