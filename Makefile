@@ -63,6 +63,7 @@ fixtures:
 	$(PYTHON_VENV)/bin/python Fixtures/generate_t5.py
 	$(PYTHON_VENV)/bin/python Fixtures/generate_m2m100.py
 	$(PYTHON_VENV)/bin/python Fixtures/generate_mbart50.py
+	$(PYTHON_VENV)/bin/python Fixtures/generate_bart.py
 	$(PYTHON_VENV)/bin/python Fixtures/generate_scores.py
 	$(PYTHON_VENV)/bin/python Fixtures/generate_bin.py
 

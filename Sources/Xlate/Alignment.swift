@@ -64,7 +64,7 @@ public struct Alignment: Sendable, Equatable {
     public let wordMatrix: [[Float]]
 
     /// Pieces that belong to no word.
-    public static let specialPieces: Set<String> = [MarianTokenizer.eosToken, MarianTokenizer.padToken]
+    public static let specialPieces: Set<String> = [MarianTokenizer.eosToken, MarianTokenizer.padToken, "<s>"]
 
     /// Builds the word-level view of a piece-level attention matrix `[targetPieces][sourcePieces]`. Pieces in
     /// `languageTokens` (a multilingual model's, such as the forced `deu_Latn` its output starts with) belong to no

@@ -153,8 +153,9 @@ public final class Translator: Sendable {
         var results = [Translation?](repeating: nil, count: texts.count)
         var inputs: [(index: Int, source: TokenizedText, truncated: Int, prefixLength: Int)] = []
         let prefix = options.prefix ?? ""
-        // A multilingual model's source starts with its language token, left out of the result like a prefix.
-        let languageTokens = tokenizer.languages == nil ? 0 : 1
+        // A multilingual model's source starts with its language token (BART's with `<s>`), left out of the result
+        // like a prefix.
+        let languageTokens = tokenizer.sourcePrefixLength
         let prefixPieces = prefix.isEmpty ? [] : Array(tokenizer.encode(prefix).pieces.dropFirst(languageTokens))
         for (index, text) in texts.enumerated() {
             if text.allSatisfy(\.isWhitespace) {

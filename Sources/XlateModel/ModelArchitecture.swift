@@ -10,6 +10,8 @@ public enum ModelArchitecture: String, Sendable, CaseIterable {
     /// `m2m_100`: M2M100 and NLLB-200 (`BartModel`, `MultilingualTokenizer` in the M2M100 or NLLB style, told apart
     /// by tokenizer_config.json's `tokenizer_class`, else by the presence of `vocab.json`).
     case m2m100 = "m2m_100"
+    /// `bart`: BART (`BartModel`, `ByteLevelBPETokenizer`: `vocab.json` + `merges.txt`).
+    case bart
     /// `mbart`: mBART-50 (`BartModel`, `MultilingualTokenizer` in the mBART-50 style: `en_XX` codes).
     case mbart
 
@@ -22,6 +24,7 @@ public enum ModelArchitecture: String, Sendable, CaseIterable {
         case "t5", "mt5": self = .t5
         case "m2m_100": self = .m2m100
         case "mbart": self = .mbart
+        case "bart": self = .bart
         default: throw .unsupportedModelType(type, path: path)
         }
     }
@@ -59,6 +62,14 @@ public enum ModelArchitecture: String, Sendable, CaseIterable {
             tokenizer = OnAnotherThread { () throws(ModelError) in try T5Tokenizer(directory: directory, config: config) }
             model = Result { () throws(ModelError) in
                 try T5Model(config: config, checkpoint: try Self.checkpoint(directory, computeType))
+            }
+        case .bart:
+            let config = try BartConfig(contentsOf: configURL)
+            tokenizer = OnAnotherThread { () throws(ModelError) in
+                try ByteLevelBPETokenizer(directory: directory, vocabularySize: config.vocabSize)
+            }
+            model = Result { () throws(ModelError) in
+                try BartModel(config: config, checkpoint: try Self.checkpoint(directory, computeType))
             }
         case .m2m100, .mbart:
             let config = try BartConfig(contentsOf: configURL)

@@ -14,7 +14,7 @@ enum SplitMode: String, ExpressibleByArgument, CaseIterable {
 struct Translate: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "xlate",
-        abstract: "Translate text with Transformer models (Marian / OPUS-MT, T5 / Flan-T5 / mT5, NLLB-200, M2M100, mBART-50), on the CPU.",
+        abstract: "Translate text with Transformer models (Marian / OPUS-MT, T5 / Flan-T5 / mT5, NLLB-200, M2M100, mBART-50, BART), on the CPU.",
         discussion: """
             Reads one segment per line from standard input (or -i FILE) and writes one translation per line; \
             empty and whitespace-only lines give empty lines. With --nbest N, each input gives N lines. Beam size, \

@@ -10,8 +10,8 @@ struct MultilingualEndToEnd: Decodable {
     }
 
     struct Case: Decodable {
-        let src: String
-        let tgt: String
+        let src: String?  // nil for BART (one language)
+        let tgt: String?
         let text: String
         let greedy: Output
         let beam4: Output
@@ -84,6 +84,23 @@ extension CLITests {
             }
             #expect(result.output.contains("202 languages") && result.output.contains("100 languages"), "\(result.output)")
             #expect(!result.lines.contains { $0.hasPrefix("m2m100-tiny") || $0.hasPrefix("nllb-tiny") })
+        }
+    }
+}
+
+extension CLITests {
+    /// BART runs as any text-to-text model: `xlate generate --model DIR`, text in → text out as transformers.
+    @Suite struct Bart {
+        @Test(arguments: [1, 4])
+        func generateMatchesTransformers(beams: Int) throws {
+            let model = "Fixtures/bart/bart-tiny"
+            let cases = try MultilingualEndToEnd.recorded(model).end_to_end
+            try #require(cases.count >= 6)
+            let result = try CLI.run(
+                ["generate", "--model", model, "--beam", "\(beams)", "--format", "json"], input: cases.map { $0.text + "\n" }.joined())
+            #expect(result.status == 0, "stderr: \(result.stderr)")
+            let objects = try result.lines.map(jsonObject)
+            #expect(objects.map { $0["translation"] as? String } == cases.map { beams == 1 ? $0.greedy.text : $0.beam4.text })
         }
     }
 }

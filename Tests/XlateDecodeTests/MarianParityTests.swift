@@ -74,7 +74,7 @@ struct Fixture {
         model = switch try ModelArchitecture(directory: directory) {
         case .marian: try MarianModel(directory: directory)
         case .t5: try T5Model(directory: directory)
-        case .m2m100, .mbart: try BartModel(directory: directory)
+        case .m2m100, .mbart, .bart: try BartModel(directory: directory)
         }
         let data = try Data(contentsOf: directory.appendingPathComponent("reference.json"))
         reference = try JSONDecoder().decode(Reference.self, from: data)
