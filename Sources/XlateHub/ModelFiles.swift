@@ -7,11 +7,11 @@ enum ModelFiles {
     static let safetensors = "model.safetensors"
     static let pytorch = "pytorch_model.bin"
     /// Fetched when present: configs and the tokenizer files of Marian (`source.spm`, `target.spm`, `vocab.json`,
-    /// `target_vocab.json` when the vocabularies are separate), T5 (`spiece.model`), and M2M100, NLLB-200 and
-    /// mBART-50 (`sentencepiece.bpe.model`).
+    /// `target_vocab.json` when the vocabularies are separate), T5 (`spiece.model`), M2M100, NLLB-200 and mBART-50
+    /// (`sentencepiece.bpe.model`), and BART (`vocab.json` + `merges.txt`).
     static let optional = [
         "config.json", "generation_config.json", "source.spm", "target.spm", "vocab.json", "target_vocab.json",
-        "tokenizer_config.json", "special_tokens_map.json", "spiece.model", "sentencepiece.bpe.model",
+        "tokenizer_config.json", "special_tokens_map.json", "spiece.model", "sentencepiece.bpe.model", "merges.txt",
     ]
     /// Fetched beside `sentencepiece.bpe.model` only: it lists NLLB's and mBART-50's language tokens (other
     /// families do not read it, and it can be large).
