@@ -70,6 +70,9 @@ fixtures:
 	$(PYTHON_VENV)/bin/pip install -q -r Fixtures/requirements.txt
 	$(PYTHON_VENV)/bin/python Fixtures/generate.py
 	$(PYTHON_VENV)/bin/python Fixtures/generate_t5.py
+	$(PYTHON_VENV)/bin/python Fixtures/generate_m2m100.py
+	$(PYTHON_VENV)/bin/python Fixtures/generate_mbart50.py
+	$(PYTHON_VENV)/bin/python Fixtures/generate_bart.py
 	$(PYTHON_VENV)/bin/python Fixtures/generate_scores.py
 	$(PYTHON_VENV)/bin/python Fixtures/generate_bin.py
 

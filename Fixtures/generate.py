@@ -13,7 +13,7 @@ Writes, replacing what was there:
   beam scores and cross-attention, all computed in float32 with eager attention.
 * ``Fixtures/bundled/{en-de,de-en}.json``  greedy and beam-4 translations by the bundled models
   (``../shared/models``) of sentences from ``../shared/eval``.
-* ``Fixtures/bundled/tokenizer-cases.json``  MarianTokenizer encode / decode cases.
+* ``Vocab/tokenizer-cases.json``  MarianTokenizer encode / decode cases (on the vocabulary in ``Vocab/``).
 
 Pinned versions: Fixtures/requirements.txt. The script refuses other torch/transformers versions
 unless --allow-other-versions is given, since the outputs are the reference xlate must match.
@@ -675,7 +675,7 @@ def make_tokenizer_cases():
     for ids in ([unk] + hello, hello[:2] + [eos] + hello[2:], [pad] + hello):
         decode.append({"ids": ids, "skip_special_tokens": False,
                        "text": tok.decode(ids, skip_special_tokens=False)})
-    write_json(os.path.join(HERE, "bundled", "tokenizer-cases.json"), {
+    write_json(os.path.join(ROOT, "Vocab", "tokenizer-cases.json"), {
         "format": FORMAT,
         "tokenizer": "MarianTokenizer(../shared/models/xlate-en-de)",
         "generator": GENERATOR,

@@ -73,17 +73,21 @@ public struct Alignment: Sendable, Equatable {
     public let wordMatrix: [[Float]]
 
     /// Pieces that belong to no word.
-    public static let specialPieces: Set<String> = [MarianTokenizer.eosToken, MarianTokenizer.padToken]
+    public static let specialPieces: Set<String> = [MarianTokenizer.eosToken, MarianTokenizer.padToken, "<s>"]
 
-    /// Builds the word-level view of a piece-level attention matrix `[targetPieces][sourcePieces]`.
+    /// Builds the word-level view of a piece-level attention matrix `[targetPieces][sourcePieces]`. Pieces in
+    /// `languageTokens` (a multilingual model's, such as the forced `deu_Latn` its output starts with) belong to no
+    /// word, as `specialPieces` do.
     ///
     /// - Parameters:
     ///   - method: how words and links are read from the matrix (default: ``AlignmentMethod/default``).
-    ///   - sourceWords, targetWords: the words, when not the pieces merged at `▁` (``words(_:)``): for given texts,
-    ///     their whitespace-separated tokens (``words(text:pieces:)``). Each word's piece range must lie in its pieces.
+    ///   - sourceWords, targetWords: the words, when not the pieces merged at `▁` (``words(_:special:)``): for given
+    ///     texts, their whitespace-separated tokens (``words(text:pieces:)``). Each word's piece range must lie in its
+    ///     pieces.
     public init(
         sourcePieces: [String], targetPieces: [String], matrix: [[Float]], request: CrossAttentionRequest,
-        method: AlignmentMethod = .default, sourceWords: [Word]? = nil, targetWords: [Word]? = nil
+        method: AlignmentMethod = .default, sourceWords: [Word]? = nil, targetWords: [Word]? = nil,
+        languageTokens: Set<String> = []
     ) {
         precondition(matrix.count == targetPieces.count, "one attention row per target piece")
         precondition(matrix.allSatisfy { $0.count == sourcePieces.count }, "one attention column per source piece")
@@ -92,8 +96,8 @@ public struct Alignment: Sendable, Equatable {
         self.sourcePieces = sourcePieces
         self.targetPieces = targetPieces
         pieceMatrix = matrix
-        let sourceWords = sourceWords ?? Self.words(sourcePieces)
-        let targetWords = targetWords ?? Self.words(targetPieces)
+        let sourceWords = sourceWords ?? Self.words(sourcePieces, special: languageTokens)
+        let targetWords = targetWords ?? Self.words(targetPieces, special: languageTokens)
         precondition(sourceWords.allSatisfy { $0.pieces.upperBound <= sourcePieces.count }, "source words within the pieces")
         precondition(targetWords.allSatisfy { $0.pieces.upperBound <= targetPieces.count }, "target words within the pieces")
         self.sourceWords = sourceWords
@@ -118,12 +122,13 @@ public struct Alignment: Sendable, Equatable {
             method: method, sourceWords: sourceWords, targetWords: targetWords)
     }
 
-    /// Merges SentencePiece pieces into words: `▁` starts a word, special pieces end one and belong to none.
-    public static func words(_ pieces: [String]) -> [Word] {
+    /// Merges SentencePiece pieces into words: `▁` starts a word, special pieces (`specialPieces` and `special`) end
+    /// one and belong to none.
+    public static func words(_ pieces: [String], special: Set<String> = []) -> [Word] {
         var words: [Word] = []
         var open = false  // whether the last word may still grow
         for (index, piece) in pieces.enumerated() {
-            if specialPieces.contains(piece) {
+            if specialPieces.contains(piece) || special.contains(piece) {
                 open = false
                 continue
             }

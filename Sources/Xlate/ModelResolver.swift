@@ -56,22 +56,38 @@ public struct ModelResolver: Sendable {
         public let target: String
     }
 
-    /// Every model folder in the search paths whose name ends in `-SRC-TGT` and that has a `config.json`.
+    /// Every model folder in the search paths whose name ends in `-SRC-TGT` and that has a `config.json` (a
+    /// multilingual model is not one pair, whatever its name: see `multilingualModels()`).
     public func available() -> [Entry] {
-        var entries: [Entry] = []
+        modelFolders().compactMap { directory in
+            guard let pair = Self.languagePair(folderName: directory.lastPathComponent),
+                (try? ModelArchitecture(directory: directory))?.isMultilingual != true
+            else { return nil }
+            return Entry(directory: directory, source: pair.source, target: pair.target)
+        }
+    }
+
+    /// Every folder in the search paths that holds a multilingual model (M2M100, NLLB-200: one model for many
+    /// pairs; ``Translator/languages`` lists them), whatever its name.
+    public func multilingualModels() -> [URL] {
+        modelFolders().filter { (try? ModelArchitecture(directory: $0))?.isMultilingual == true }
+    }
+
+    /// The folders of the search paths that have a `config.json`, each once, in search order.
+    private func modelFolders() -> [URL] {
+        var folders: [URL] = []
         var seen = Set<String>()
         for path in searchPaths {
             let names = (try? FileManager.default.contentsOfDirectory(atPath: path.path)) ?? []
             for name in names.sorted() {
                 let directory = path.appendingPathComponent(name)
-                guard let pair = Self.languagePair(folderName: name),
-                    FileManager.default.fileExists(atPath: directory.appendingPathComponent("config.json").path),
+                guard FileManager.default.fileExists(atPath: directory.appendingPathComponent("config.json").path),
                     seen.insert(directory.standardizedFileURL.path).inserted
                 else { continue }
-                entries.append(Entry(directory: directory, source: pair.source, target: pair.target))
+                folders.append(directory)
             }
         }
-        return entries
+        return folders
     }
 
     /// The languages of a model folder named `*-SRC-TGT` (e.g. `opus-mt-en-de`); nil for other names.

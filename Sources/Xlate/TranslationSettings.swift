@@ -40,7 +40,7 @@ public struct TranslationSettings: Sendable, Equatable {
     public init() {}
 
     /// The model's default options with these settings on top; `source/target` name the input's languages (the
-    /// splitter's rules, a T5 model's translation prefix).
+    /// splitter's rules, a T5 model's translation prefix, a multilingual model's language tokens).
     ///
     /// - Throws: `DecodingError` for a setting out of range (`outOfRange` names its `generation_config.json` key,
     ///   or `prefix`), `ModelError` when `alignment` is asked of a model whose alignment heads are invalid.
@@ -58,6 +58,7 @@ public struct TranslationSettings: Sendable, Equatable {
         options.decoding.returnTokenScores = tokenScores
         options.splitSentences = splitSentences
         options.sourceLanguage = source
+        options.targetLanguage = target
         options.prefix = try translator.inputPrefix(explicit: prefix, source: source, target: target)
         if alignment { options.decoding.crossAttention = try translator.defaultAlignmentRequest }
         try options.validate(for: translator.model)

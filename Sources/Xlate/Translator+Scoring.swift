@@ -84,14 +84,14 @@ extension Translator {
     func forcedDecoding(
         _ pairs: [(source: String, target: String)], options: TranslationOptions, distribution: ScoreDistribution
     ) throws -> [(source: TokenizedText, target: TokenizedText, truncated: Int, hypothesis: Hypothesis)] {
-        try options.validate(for: model)
+        let options = try prepared(options)
         var inputs: [(index: Int, source: TokenizedText, truncated: Int, target: TokenizedText)] = []
         for (index, pair) in pairs.enumerated() {
-            let target = tokenizer.encodeTarget(pair.target)
+            let target = tokenizer.encodeTarget(pair.target, language: options.targetLanguageCode)
             guard target.ids.count <= model.maxTargetLength else {
                 throw TargetTooLong(target: pair.target, tokens: target.ids.count, limit: model.maxTargetLength)
             }
-            let (source, truncated) = encodeSource((options.prefix ?? "") + pair.source)
+            let (source, truncated) = encodeSource((options.prefix ?? "") + pair.source, language: options.sourceLanguageCode)
             inputs.append((index, source, truncated, target))
         }
         // Longest first, so each batch holds sentences of similar length (little padding).

@@ -47,7 +47,7 @@ extension Translator {
         options.threads = 1
         let consumer = StreamConsumer { [self, options] demand, continuation in
             do {
-                try options.validate(for: model)
+                let options = try prepared(options)
                 guard options.decoding.numBeams == 1 else {
                     throw DecodingError.invalidOption(
                         "streaming uses greedy search: set numBeams to 1 (got \(options.decoding.numBeams))")
@@ -93,8 +93,7 @@ extension Translator {
     public func translate(
         _ texts: [String], options: TranslationOptions? = nil, progress: (@Sendable (Int, Int) -> Void)? = nil
     ) async throws -> [Translation] {
-        let options = options ?? defaultOptions
-        try options.validate(for: model)
+        let options = try prepared(options ?? defaultOptions)
         let groupSize = options.batchSize * options.threads
         var results: [Translation] = []
         results.reserveCapacity(texts.count)

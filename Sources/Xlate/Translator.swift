@@ -84,7 +84,7 @@ public final class Translator: Sendable {
         if let attention, let best = hypotheses.first, let matrix = best.crossAttention {
             alignment = Alignment(
                 sourcePieces: tokens.pieces + [MarianTokenizer.eosToken], targetPieces: best.pieces, matrix: matrix,
-                request: attention, method: alignmentMethod)
+                request: attention, method: alignmentMethod, languageTokens: languageTokens)
         }
         return Translation(
             source: source, text: hypotheses.first?.text ?? "", sourceTokens: tokens.pieces, sourceIds: tokens.ids,
@@ -123,18 +123,18 @@ public final class Translator: Sendable {
         _ texts: [String], options: TranslationOptions? = nil, progress: (@Sendable (Int, Int) -> Void)? = nil,
         shouldStop: (@Sendable () -> Bool)? = nil
     ) throws -> [Translation] {
-        let options = options ?? defaultOptions
-        try options.validate(for: model)
+        let options = try prepared(options ?? defaultOptions)
         if options.splitSentences {
             return try translateSplitting(texts, options: options, progress: progress, shouldStop: shouldStop)
         }
         return try translateSegments(texts, options: options, progress: progress, shouldStop: shouldStop)
     }
 
-    /// The encoder input for `text`, cut to the model's positions (keeping the first tokens and the closing `</s>`,
-    /// as transformers' truncation does), and the number of tokens dropped.
-    func encodeSource(_ text: String) -> (tokens: TokenizedText, truncated: Int) {
-        var source = tokenizer.encode(text)
+    /// The encoder input for `text` (in `language`, a code of a multilingual model's `languages`), cut to the
+    /// model's positions (keeping the first tokens and the closing `</s>`, as transformers' truncation does), and the
+    /// number of tokens dropped.
+    func encodeSource(_ text: String, language: String? = nil) -> (tokens: TokenizedText, truncated: Int) {
+        var source = tokenizer.encode(text, language: language)
         guard source.ids.count > model.maxSourceLength else { return (source, 0) }
         let truncated = source.ids.count - model.maxSourceLength
         source.ids = Array(source.ids.prefix(model.maxSourceLength - 1)) + [source.ids.last!]
@@ -153,15 +153,19 @@ public final class Translator: Sendable {
         var results = [Translation?](repeating: nil, count: texts.count)
         var inputs: [(index: Int, source: TokenizedText, truncated: Int, prefixLength: Int)] = []
         let prefix = options.prefix ?? ""
-        let prefixPieces = prefix.isEmpty ? [] : tokenizer.encode(prefix).pieces
+        // A multilingual model's source starts with its language token (BART's with `<s>`), left out of the result
+        // like a prefix.
+        let languageTokens = tokenizer.sourcePrefixLength
+        let prefixPieces = prefix.isEmpty ? [] : Array(tokenizer.encode(prefix).pieces.dropFirst(languageTokens))
         for (index, text) in texts.enumerated() {
             if text.allSatisfy(\.isWhitespace) {
                 results[index] = Translation(source: text, text: "", sourceTokens: [], hypotheses: [])
                 continue
             }
-            let (source, truncated) = encodeSource(prefix + text)
+            let (source, truncated) = encodeSource(prefix + text, language: options.sourceLanguageCode)
             // The prefix's own tokens, when the text did not merge into them (a prefix ending in a space never does).
-            let prefixLength = source.pieces.starts(with: prefixPieces) ? prefixPieces.count : 0
+            let prefixLength = languageTokens
+                + (source.pieces.dropFirst(languageTokens).starts(with: prefixPieces) ? prefixPieces.count : 0)
             inputs.append((index, source, truncated, prefixLength))
         }
         // Longest first, so each batch holds sentences of similar length (little padding).
@@ -257,12 +261,20 @@ public struct TranslationOptions: Sendable, Equatable {
     /// segment's own words.
     public var prefix: String?
     /// The language of the texts (ISO 639-1, e.g. "en"): chooses the sentence splitter's rules with
-    /// `splitSentences`. Nil: the model's source language, from its folder name (`opus-mt-en-de`), else every
-    /// language's rules.
+    /// `splitSentences`, and a multilingual model's source language token (see ``Translator/languages``; its own
+    /// codes such as "eng_Latn" are accepted too). Nil: the model's source language, from its folder name
+    /// (`opus-mt-en-de`) or its tokenizer's default, else every language's rules.
     public var sourceLanguage: String?
     /// How ``Translation/alignment`` reads links from the attention `decoding.crossAttention` asks for (and
     /// ``Translator/align(source:target:options:)`` too).
     public var alignmentMethod: AlignmentMethod = .default
+    /// The language to translate into, for a multilingual model (M2M100, NLLB-200, mBART-50): ISO 639-1 ("de") or
+    /// the model's own code ("deu_Latn"); its token is forced as the first of the output. Such a model needs one
+    /// (unless `decoding.forcedBOSTokenId` is set); a model of one language pair ignores it.
+    public var targetLanguage: String?
+    /// The model's codes of `sourceLanguage` and `targetLanguage`, set by ``Translator`` before translating.
+    var sourceLanguageCode: String?
+    var targetLanguageCode: String?
 
     /// Options with `decoding` (transformers' defaults unless given; ``Translator/defaultOptions`` holds the
     /// model's own) and `batchSize` sentences per batch.

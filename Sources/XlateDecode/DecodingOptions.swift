@@ -30,6 +30,9 @@ public struct DecodingOptions: Sendable, Equatable {
     public var badWordsIds: [[Int]] = []
     /// Tokens forced when the next token is the last one `maxLength` allows.
     public var forcedEOSTokenIds: [Int] = []
+    /// The token forced as the first generated one (transformers' `forced_bos_token_id`): the target language of
+    /// mBART-50, M2M100 and NLLB (`Translator` sets it from `TranslationOptions.targetLanguage`), `<s>` for BART.
+    public var forcedBOSTokenId: Int?
     /// No output is shorter than this (counting the start token): end-of-sequence is banned until then.
     public var minLength: Int = 0
     /// Bans any n-gram of this size from occurring twice (0: off).
@@ -56,6 +59,7 @@ public struct DecodingOptions: Sendable, Equatable {
         if let value = defaults.numReturnSequences { numReturnSequences = value }
         if let value = defaults.badWordsIds { badWordsIds = value }
         if let value = defaults.forcedEOSTokenIds { forcedEOSTokenIds = value }
+        forcedBOSTokenId = defaults.forcedBOSTokenId
         if let value = defaults.minLength { minLength = value }
         if let value = defaults.noRepeatNgramSize { noRepeatNgramSize = value }
         if let value = defaults.repetitionPenalty { repetitionPenalty = value }
@@ -123,6 +127,9 @@ public struct DecodingOptions: Sendable, Equatable {
         try check(
             forcedEOSTokenIds.allSatisfy { $0 >= 0 && $0 < size }, "forced_eos_token_id",
             "forced end-of-sequence id outside the vocabulary of \(size): \(forcedEOSTokenIds)")
+        if let id = forcedBOSTokenId {
+            try check(id >= 0 && id < size, "forced_bos_token_id", "forced first token \(id) is outside the vocabulary of \(size)")
+        }
         try validateTargetPrefix(for: model)
         if let request = crossAttention {
             try require(

@@ -1,7 +1,7 @@
 import XlateModel
 
 /// The score adjustments transformers applies before choosing tokens, in its order (`_get_logits_processor`):
-/// repetition penalty, no-repeat n-grams, bad words, minimum length, forced end-of-sequence.
+/// repetition penalty, no-repeat n-grams, bad words, minimum length, forced first token, forced end-of-sequence.
 struct LogitsProcessors {
     let options: DecodingOptions
     let eosTokenIds: [Int]
@@ -52,6 +52,11 @@ struct LogitsProcessors {
         }
         if length < options.minLength {
             for id in eosTokenIds { scores[id] = -.infinity }
+        }
+        if let forced = options.forcedBOSTokenId, length == 1 {
+            // ForcedBOSTokenLogitsProcessor: after the start token only the forced token remains, with score 0.
+            for i in 0..<scores.count { scores[i] = -.infinity }
+            scores[forced] = 0
         }
         if !options.forcedEOSTokenIds.isEmpty, length == maxLength - 1 {
             // ForcedEOSTokenLogitsProcessor: only end-of-sequence remains, with score 0.

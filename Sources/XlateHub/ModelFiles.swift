@@ -7,11 +7,15 @@ enum ModelFiles {
     static let safetensors = "model.safetensors"
     static let pytorch = "pytorch_model.bin"
     /// Fetched when present: configs and the tokenizer files of Marian (`source.spm`, `target.spm`, `vocab.json`,
-    /// `target_vocab.json` when the vocabularies are separate) and T5 (`spiece.model`).
+    /// `target_vocab.json` when the vocabularies are separate), T5 (`spiece.model`), M2M100, NLLB-200 and mBART-50
+    /// (`sentencepiece.bpe.model`), and BART (`vocab.json` + `merges.txt`).
     static let optional = [
         "config.json", "generation_config.json", "source.spm", "target.spm", "vocab.json", "target_vocab.json",
-        "tokenizer_config.json", "special_tokens_map.json", "spiece.model",
+        "tokenizer_config.json", "special_tokens_map.json", "spiece.model", "sentencepiece.bpe.model", "merges.txt",
     ]
+    /// Fetched beside `sentencepiece.bpe.model` only: it lists NLLB's and mBART-50's language tokens (other
+    /// families do not read it, and it can be large).
+    static let tokenizerJSON = "tokenizer.json"
 
     /// The files to fetch from a repository holding `names`, the safetensors index (if any) first: the shards it
     /// names are added when it has been read (`shards(listedIn:available:)`).
@@ -33,7 +37,8 @@ enum ModelFiles {
                 reason: "it has no model.safetensors, model.safetensors.index.json or pytorch_model.bin"
                     + (found.isEmpty ? "" : " (weights found: \(found.sorted().joined(separator: ", ")))"))
         }
-        return [weights] + optional.filter(names.contains)
+        let languageTokens = names.contains("sentencepiece.bpe.model") && names.contains(tokenizerJSON) ? [tokenizerJSON] : []
+        return [weights] + optional.filter(names.contains) + languageTokens
     }
 
     /// The shard files named by a downloaded `model.safetensors.index.json`, each checked to be a plain file name

@@ -12,6 +12,8 @@ public struct GenerationDefaults: Sendable, Equatable {
     public var numReturnSequences: Int?
     public var badWordsIds: [[Int]]?
     public var forcedEOSTokenIds: [Int]?
+    /// `forced_bos_token_id`: the first generated token (BART's `<s>`; multilingual models set it per target language).
+    public var forcedBOSTokenId: Int?
     public var eosTokenIds: [Int]?
     public var noRepeatNgramSize: Int?
     public var repetitionPenalty: Double?
@@ -46,6 +48,7 @@ public struct GenerationDefaults: Sendable, Equatable {
         numReturnSequences = try json.int("num_return_sequences")
         badWordsIds = try json.idLists("bad_words_ids")
         forcedEOSTokenIds = try json.ids("forced_eos_token_id")
+        forcedBOSTokenId = try json.int("forced_bos_token_id")
         eosTokenIds = try json.ids("eos_token_id")
         noRepeatNgramSize = try json.int("no_repeat_ngram_size")
         repetitionPenalty = try json.double("repetition_penalty")

@@ -20,10 +20,10 @@ struct ModelArguments: ParsableArguments {
 
     @Option(
         name: [.customShort("s"), .customLong("src")],
-        help: "Source language code, e.g. en: with --tgt, chooses the model; with --model DIR, names the input's language (sentence splitting rules; a T5 translation prefix).")
+        help: "Source language code, e.g. en: with --tgt, chooses the model; with --model DIR, names the input's language (sentence splitting rules; a T5 translation prefix; the language token of NLLB-200, M2M100, mBART-50, which also take their own codes such as eng_Latn).")
     var source: String?
 
-    @Option(name: [.customShort("t"), .customLong("tgt")], help: "Target language code, e.g. de.")
+    @Option(name: [.customShort("t"), .customLong("tgt")], help: "Target language code, e.g. de (required by multilingual models: NLLB-200, M2M100, mBART-50).")
     var target: String?
 
     @Option(help: ArgumentHelp(

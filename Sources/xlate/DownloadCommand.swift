@@ -27,6 +27,9 @@ struct DownloadCommand: ParsableCommand {
               xlate --src fr --tgt en --download < news.fr  # downloads it first if missing
               xlate download Helsinki-NLP/opus-mt-de-en --revision main
               xlate --model "$(xlate download google-t5/t5-small)" -s en -t de < in.txt
+              # multilingual: facebook/nllb-200-distilled-600M, facebook/m2m100_418M,
+              # facebook/mbart-large-50-many-to-many-mmt (any pair of their languages)
+              xlate --model "$(xlate download facebook/m2m100_418M)" -s de -t it < in.txt
 
             EXIT STATUS
               0 success · 2 no such repository or revision · 64 usage error

@@ -85,7 +85,7 @@ enum Failure {
     private static let optionForSetting = [
         "num_beams": "--beam", "num_return_sequences": "--nbest", "max_length": "--max-length",
         "length_penalty": "--length-penalty", "no_repeat_ngram_size": "--no-repeat-ngram",
-        "repetition_penalty": "--repetition-penalty",
+        "repetition_penalty": "--repetition-penalty", "forced_bos_token_id": "--tgt",
     ]
 }
 

@@ -15,7 +15,7 @@ enum SplitMode: String, ExpressibleByArgument, CaseIterable {
 struct Translate: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "xlate",
-        abstract: "Translate text with Transformer models (Marian / OPUS-MT, T5 / Flan-T5 / mT5), on the CPU.",
+        abstract: "Translate text with Transformer models (Marian / OPUS-MT, T5 / Flan-T5 / mT5, NLLB-200, M2M100, mBART-50, BART), on the CPU.",
         discussion: """
             Reads one segment per line from standard input (or -i FILE) and writes one translation per line; \
             empty and whitespace-only lines give empty lines. With --nbest N, each input gives N lines. Beam size, \
@@ -36,6 +36,8 @@ struct Translate: ParsableCommand {
               # T5: adds "translate English to German: " before each sentence
               xlate --model ~/models/t5-small -s en -t de < input.txt
               xlate generate --model ~/models/t5-small --prefix "summarize: " < in.txt
+              # NLLB-200, M2M100, mBART-50: one model, many languages ('xlate models')
+              xlate --model ~/models/nllb-200-distilled-600M -s en -t fr < in.txt
               # from the Hugging Face Hub; --download fetches it first if missing
               xlate download Helsinki-NLP/opus-mt-fr-en
               xlate -s fr -t en --download < news.fr

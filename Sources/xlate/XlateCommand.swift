@@ -34,6 +34,16 @@ func loadTranslator(
 /// translation prefix). Where the folder's name says which languages its model translates (`opus-mt-en-de`), they
 /// must agree: a usage error otherwise. Codes that are not plain language codes (`opus-mt-en-ROMANCE`) are not checked.
 func checkLanguages(_ translator: Translator, source: String?, target: String?) throws {
+    if let languages = translator.languages {
+        // A multilingual model: each code must name one of its languages.
+        for (option, given) in [("--src", source), ("--tgt", target)] {
+            if let given, languages.code(for: given) == nil {
+                throw ValidationError(
+                    "\(option) \(given) is not one of the \(languages.codes.count) languages of the model at \(translator.directory.path) (see 'xlate models')")
+            }
+        }
+        return
+    }
     guard translator.architecture != .t5,
         let pair = ModelResolver.languagePair(folderName: translator.directory.standardizedFileURL.lastPathComponent)
     else { return }
@@ -71,15 +81,27 @@ struct ListModels: ParsableCommand {
     func run() throws {
         let resolver = ModelResolver()
         let entries = resolver.available()
+        let multilingual = resolver.multilingualModels()
         print("Looked in: " + resolver.searchPaths.map(\.path).joined(separator: ", "))
-        if entries.isEmpty { print("No models found.") }
-        for entry in entries {
-            let size = (try? FileManager.default.contentsOfDirectory(atPath: entry.directory.path))?.reduce(0) { total, name in
-                let attributes = try? FileManager.default.attributesOfItem(atPath: entry.directory.appendingPathComponent(name).path)
+        if entries.isEmpty && multilingual.isEmpty { print("No models found.") }
+        func size(_ directory: URL) -> Int {
+            (try? FileManager.default.contentsOfDirectory(atPath: directory.path))?.reduce(0) { total, name in
+                let attributes = try? FileManager.default.attributesOfItem(atPath: directory.appendingPathComponent(name).path)
                 return total + ((attributes?[.size] as? NSNumber)?.intValue ?? 0)
             } ?? 0
+        }
+        for entry in entries {
             let architecture = (try? ModelArchitecture(directory: entry.directory)).map(\.rawValue) ?? "unsupported model_type"
-            print("\(entry.source)-\(entry.target)\t\(architecture)\t\(size / 1_000_000) MB\t\(entry.directory.path)")
+            print("\(entry.source)-\(entry.target)\t\(architecture)\t\(size(entry.directory) / 1_000_000) MB\t\(entry.directory.path)")
+        }
+        // A multilingual model serves every pair of its languages: listed once, with its languages.
+        for directory in multilingual {
+            let architecture = try ModelArchitecture(directory: directory)
+            let languages = try architecture.languages(directory: directory)!
+            let (iso, others) = languages.isoCodes
+            print("any-any\t\(architecture.rawValue)\t\(size(directory) / 1_000_000) MB\t\(directory.path)")
+            print("  \(languages.codes.count) languages, every pair (--src/--tgt): \(iso.joined(separator: " "))"
+                + (others.isEmpty ? "" : "; by the model's codes only: \(others.joined(separator: " "))"))
         }
     }
 }

@@ -66,7 +66,7 @@ struct Fixture {
     let reference: Reference
     let defaults: DecodingOptions
 
-    /// The fixture in folder `name` of Fixtures/marian (other architectures: `../t5/NAME`); the model type comes
+    /// The fixture in folder `name` of Fixtures/marian (other architectures: `../t5/NAME`, `../m2m100/NAME`); the model type comes
     /// from its config.json.
     init(_ name: String) throws {
         _ = try BLAS.info()
@@ -74,6 +74,7 @@ struct Fixture {
         model = switch try ModelArchitecture(directory: directory) {
         case .marian: try MarianModel(directory: directory)
         case .t5: try T5Model(directory: directory)
+        case .m2m100, .mbart, .bart: try BartModel(directory: directory)
         }
         let data = try Data(contentsOf: directory.appendingPathComponent("reference.json"))
         reference = try JSONDecoder().decode(Reference.self, from: data)

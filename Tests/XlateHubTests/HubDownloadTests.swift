@@ -284,6 +284,12 @@ struct HubDownloadTests {
             == ["model.safetensors", "config.json"] + tokenizer)
         #expect(try select(["config.json", "pytorch_model.bin", "spiece.model", "tokenizer.json", "flax_model.msgpack"])
             == ["pytorch_model.bin", "config.json", "spiece.model"])
+        // BART: byte-level BPE files.
+        #expect(try select(["config.json", "model.safetensors", "vocab.json", "merges.txt", "tokenizer.json"])
+            == ["model.safetensors", "config.json", "vocab.json", "merges.txt"])
+        // NLLB-200 / mBART-50: tokenizer.json names the language tokens.
+        #expect(try select(["config.json", "pytorch_model.bin", "sentencepiece.bpe.model", "tokenizer.json", "README.md"])
+            == ["pytorch_model.bin", "config.json", "sentencepiece.bpe.model", "tokenizer.json"])
         #expect(try select(["config.json", "model.safetensors.index.json", "model-00001-of-00001.safetensors"])
             == ["model.safetensors.index.json", "config.json"])
         #expect(throws: HubError.noModelFiles(repository: "o/m", revision: "main", reason: "it has no config.json")) {

@@ -98,18 +98,22 @@ struct T5ConfigTests {
         #expect(config.translationPrefix(source: "en", target: "xx") == nil)
     }
 
-    @Test(arguments: [("marian", ModelArchitecture.marian), ("t5", .t5), ("mt5", .t5)])
+    @Test(arguments: [
+        ("marian", ModelArchitecture.marian), ("t5", .t5), ("mt5", .t5), ("m2m_100", .m2m100), ("mbart", .mbart),
+        ("bart", .bart),
+    ])
     func architectureComesFromModelType(type: String, architecture: ModelArchitecture) throws {
         let url = try t5Config(["model_type": "\"\(type)\""])
         #expect(try ModelArchitecture(directory: url.deletingLastPathComponent()) == architecture)
     }
 
     @Test func otherModelTypesAreRefusedByName() throws {
-        let url = try t5Config(["model_type": "\"bart\""])
-        #expect(throws: ModelError.unsupportedModelType("bart", path: url.path)) {
+        let url = try t5Config(["model_type": "\"pegasus\""])
+        #expect(throws: ModelError.unsupportedModelType("pegasus", path: url.path)) {
             try ModelArchitecture(directory: url.deletingLastPathComponent())
         }
-        #expect(throws: ModelError.unsupportedModelType("bart", path: url.path)) { try T5Config(contentsOf: url) }
+        #expect(throws: ModelError.unsupportedModelType("pegasus", path: url.path)) { try T5Config(contentsOf: url) }
+        #expect(throws: ModelError.unsupportedModelType("pegasus", path: url.path)) { try BartConfig(contentsOf: url) }
     }
 }
 

@@ -20,7 +20,7 @@ struct TokenizerCases: Decodable {
     let decode: [Decode]
 
     static let recorded: TokenizerCases = {
-        let url = repositoryRoot.appendingPathComponent("Fixtures/bundled/tokenizer-cases.json")
+        let url = repositoryRoot.appendingPathComponent("Vocab/tokenizer-cases.json")
         return try! JSONDecoder().decode(TokenizerCases.self, from: Data(contentsOf: url))
     }()
 }

@@ -25,18 +25,19 @@ public class EncoderDecoderModel: Seq2SeqModel, @unchecked Sendable {
 
     private var dModel: Int { decoder.outputProjection.inFeatures }
 
-    /// Writes `embed_tokens(ids) · embed_scale` (+ the position table's row `position(row)`) into `x [ids.count, d]`.
+    /// Writes `embed_tokens(ids) · embed_scale` (+ the position table's row `row(i)` for token i) into
+    /// `x [ids.count, d]`.
     private func embed(
         _ ids: [Int], table: EmbeddingTable, positions: Positions, into x: UnsafeMutablePointer<Float>,
-        position: (_ row: Int) -> Int
+        row: (_ index: Int) -> Int
     ) {
         let (d, scale) = (dModel, settings.embedScale)
-        for (row, id) in ids.enumerated() {
-            let token = x + row * d
+        for (index, id) in ids.enumerated() {
+            let token = x + index * d
             table.copyRow(id, to: token)
             switch positions {
             case .table(let positionTable):
-                let place = positionTable.pointer + position(row) * d
+                let place = positionTable.rows.pointer + row(index) * d
                 for j in 0..<d { token[j] = token[j] * scale + place[j] }
             case .relativeBias:
                 if scale != 1 { for j in 0..<d { token[j] *= scale } }
@@ -77,7 +78,11 @@ public class EncoderDecoderModel: Seq2SeqModel, @unchecked Sendable {
         let pad = vocabulary.padTokenId
         let hidden = groups.encode(width: d, batchMaxLength: maxLength) { group, groupMaxLength, x in
             let ids = sentences[group].flatMap { $0 + Array(repeating: pad, count: groupMaxLength - $0.count) }
-            embed(ids, table: encoder.embedding, positions: encoder.positions, into: x) { $0 % groupMaxLength }
+            let rows: [Int] = if case .table(let table) = encoder.positions {
+                stride(from: 0, to: ids.count, by: groupMaxLength).flatMap { table.sourceRows(ids[$0..<($0 + groupMaxLength)]) }
+            } else { [] }
+            embed(ids, table: encoder.embedding, positions: encoder.positions, into: x) { rows[$0] }
+            encoder.embeddingNorm?.apply(x, rows: ids.count, into: x)
             for layer in encoder.layers {
                 apply(layer, x, lengths: Array(lengths[group]), maxLength: groupMaxLength, scratch: scratch)
             }
@@ -154,7 +159,12 @@ public class EncoderDecoderModel: Seq2SeqModel, @unchecked Sendable {
         let (rowSentences, sourceLengths, maxSource) = (state.rowSentences, state.sourceLengths, state.maxSourceLength)
         let bias = decoder.positions.relativeBias
 
-        embed(tokens, table: decoder.embedding, positions: decoder.positions, into: hidden) { _ in step }
+        if case .table(let table) = decoder.positions {
+            embed(tokens, table: decoder.embedding, positions: decoder.positions, into: hidden) { table.targetRow(tokens[$0], step: step) }
+        } else {
+            embed(tokens, table: decoder.embedding, positions: decoder.positions, into: hidden) { _ in step }
+        }
+        decoder.embeddingNorm?.apply(hidden, rows: rows, into: hidden)
         var alignment = request == nil ? nil : state.takeCrossAttentionStorage()
         let headSet = request.map { $0.heads ?? Array(0..<decoderHeadCount) } ?? []  // read only with a request
 

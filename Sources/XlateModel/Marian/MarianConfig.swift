@@ -80,3 +80,12 @@ public struct MarianConfig: Sendable, Equatable {
         }
     }
 }
+
+extension MarianConfig {
+    var encoderSizes: BartLayerSizes {
+        BartLayerSizes(dim: dModel, heads: encoderAttentionHeads, ffnDim: encoderFFNDim, activation: activation)
+    }
+    var decoderSizes: BartLayerSizes {
+        BartLayerSizes(dim: dModel, heads: decoderAttentionHeads, ffnDim: decoderFFNDim, activation: activation)
+    }
+}

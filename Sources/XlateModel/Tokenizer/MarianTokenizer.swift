@@ -57,7 +57,7 @@ public struct MarianTokenizer: Tokenizer {
         specialTokens = [(Self.eosToken, eosId), (Self.unkToken, unkId), (Self.padToken, padId)]
     }
 
-    private static func readVocabulary(_ path: String, limit: Int) throws(ModelError) -> [String: Int] {
+    static func readVocabulary(_ path: String, limit: Int) throws(ModelError) -> [String: Int] {
         let data = try ModelFile.read(path, limit: ModelFile.Limit.vocabulary, hint: "Marian models need vocab.json (piece → id).")
         // Fast path: a flat object of integers. The general parser only runs to explain what is wrong.
         if let vocabulary = VocabularyJSON.parse(data) ?? (try? JSONDecoder().decode([String: Int].self, from: data)) {

@@ -9,11 +9,28 @@ public protocol Tokenizer: Sendable {
     func decode(_ ids: [Int]) -> String
     /// The target-side piece of each id (for display and alignment).
     func targetPieces(_ ids: [Int]) -> [String]
+
+    /// The languages of a multilingual model (M2M100, NLLB-200, mBART-50); nil for a model of one language pair.
+    var languages: LanguageCodes? { get }
+    /// Special tokens `encode` puts before the text's own (a language token; BART's `<s>`), which are not words of
+    /// the source.
+    var sourcePrefixLength: Int { get }
+    /// `text` as a source in `language` (one of `languages`' codes; nil: the tokenizer's default).
+    func encode(_ text: String, language: String?) -> TokenizedText
+    /// `text` as a target in `language` (one of `languages`' codes; nil: the tokenizer's default).
+    func encodeTarget(_ text: String, language: String?) -> TokenizedText
 }
 
 extension Tokenizer {
     /// Tokenizers with one vocabulary for both sides encode targets as sources.
     public func encodeTarget(_ text: String) -> TokenizedText { encode(text) }
+
+    /// A model of one language pair has no language tokens.
+    public var languages: LanguageCodes? { nil }
+    /// A multilingual model's source starts with its language token.
+    public var sourcePrefixLength: Int { languages == nil ? 0 : 1 }
+    public func encode(_ text: String, language: String?) -> TokenizedText { encode(text) }
+    public func encodeTarget(_ text: String, language: String?) -> TokenizedText { encodeTarget(text) }
 }
 
 /// The result of tokenizing one text.
