@@ -50,7 +50,7 @@ SERVERS = ["xlate", "libretranslate"]
 SOURCE, TARGET = "en", "de"
 # The one Argos package the benchmark installs; bump PACKAGE_FORMAT when build_argos_package changes what it writes.
 PACKAGE_NAME = "translate-en_de-xlate"
-PACKAGE_FORMAT = 2
+PACKAGE_FORMAT = 3
 
 
 # ----------------------------------------------------------------------------------------------
@@ -146,10 +146,12 @@ def build_argos_package(a, env: dict) -> Path:
             shutil.rmtree(root, ignore_errors=True)
             sys.exit(f"bench-serve: installing the Argos package failed (installed: {r.stdout.strip()!r}):\n"
                      f"{r.stderr[-3000:]}")
-        # The package index, local: it lists this package alone. LibreTranslate refreshes the index at start-up
-        # when fewer than 2 packages are installed; with no index file and no network, argostranslate's
-        # get_available_packages retries itself until RecursionError (about 1,000 failed fetches, 100 s here).
-        (root / "data" / "argos-translate" / "index.json").write_text(json.dumps([metadata], indent=2) + "\n")
+        # An empty local package index: nothing to download. LibreTranslate refreshes the index at start-up when
+        # fewer than 2 packages are installed. Offline, with no index file, argostranslate's get_available_packages
+        # retries itself until RecursionError (about 1,000 failed fetches, 100 s here); with an index that lists
+        # packages, it goes on to download MiniSBD models (retrying for minutes). With an empty one it stops at once
+        # ("Cannot update models (normal if you're offline)") and serves the installed package.
+        (root / "data" / "argos-translate" / "index.json").write_text("[]\n")
     finally:
         shutil.rmtree(stage, ignore_errors=True)
     log(f"Argos package {PACKAGE_NAME} installed under {root}")
