@@ -10,12 +10,13 @@ BENCH_ARGS ?=
 BENCH_SERVE_ARGS ?=
 QUALITY_ARGS ?=
 
-.PHONY: help setup build run test test-asan fuzz fixtures bench bench-serve bench-million demo-cluster test-browser quality install man clean example
+.PHONY: help setup build run serve test test-asan fuzz fixtures bench bench-serve bench-million demo-cluster test-browser quality install man clean example
 
 help:
 	@echo "make setup     install system packages (libopenblas-dev, libsentencepiece-dev)"
 	@echo "make build     build the xlate binary ($(BIN))"
 	@echo "make run       build, then translate a sample with the bundled en-de model"
+	@echo "make serve     build, then serve the bundled models on http://127.0.0.1:5000 (LibreTranslate API, page at /)"
 	@echo "make test      run all tests (no Python needed)"
 	@echo "make test-browser  the page of xlate serve in headless Chromium (selenium; apt-get install chromium"
 	@echo "               chromium-driver); not part of make test; saves docs/serve-page.png"
@@ -48,6 +49,11 @@ build: setup
 run: build
 	echo "The cat sat on the mat because it was tired." | $(BIN) --src en --tgt de
 
+serve: build
+	$(BIN) serve
+
+# ServerTests runs the real LibreTranslate client (libretranslatepy) when XLATE_TEST_PYTHON names a python that has
+# it (.ci/run makes one in ~/.cache/xlate/client-venv); otherwise that one test is skipped with a message.
 test: setup
 	$(SWIFT) build $(SWIFT_TEST_FLAGS) --product xlate
 	$(SWIFT) test $(SWIFT_TEST_FLAGS)

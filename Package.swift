@@ -6,12 +6,19 @@ let package = Package(
     products: [
         .library(name: "Xlate", targets: ["Xlate"]),
         .library(name: "XlateHub", targets: ["XlateHub"]),
+        .library(name: "XlateServer", targets: ["XlateServer"]),
         .executable(name: "xlate", targets: ["xlate"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         // `swift package generate-documentation --target Xlate` (the DocC catalog in Sources/Xlate/Xlate.docc).
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+        // `xlate serve` (XlateServer only: the Xlate library depends on none of these).
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // MARK: C
@@ -45,11 +52,30 @@ let package = Package(
         /// The Hugging Face Hub client over URLSession (FoundationNetworking, which links libcurl).
         .target(name: "XlateHub", dependencies: ["Xlate"]),
 
+        // MARK: Server (apart, so that a library user who only translates links no HTTP server)
+
+        /// `xlate serve`: the LibreTranslate-compatible API, the native API, metrics and the translate page, over
+        /// Hummingbird; requests are batched by the library's `TranslationService`.
+        .target(
+            name: "XlateServer",
+            dependencies: [
+                "Xlate",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
         // MARK: Command line
 
         .executableTarget(
             name: "xlate",
-            dependencies: ["Xlate", "XlateHub", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: [
+                "Xlate", "XlateHub", "XlateServer", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
 
         // MARK: Tests
@@ -60,5 +86,7 @@ let package = Package(
         .testTarget(name: "XlateTests", dependencies: ["Xlate"]),
         .testTarget(name: "XlateHubTests", dependencies: ["XlateHub"]),
         .testTarget(name: "CLITests", dependencies: ["xlate"]),
+        /// `xlate serve` as a process, driven over HTTP (URLSession) and by the real libretranslatepy client.
+        .testTarget(name: "ServerTests", dependencies: ["xlate"]),
     ]
 )

@@ -291,6 +291,14 @@ public enum AlignmentRenderer {
             """
     }
 
+    /// One alignment map as an HTML `<table class="map">` fragment, as the page of ``html(_:title:)`` draws it:
+    /// rows are target words (`tbody th`), columns source words (`thead th`), each cell's `title` its weight, and the
+    /// hard link's cell of each row has the class `hard`. For pages that style and script it themselves (`xlate
+    /// serve`'s translate page).
+    public static func htmlTable(_ alignment: Alignment, level: AlignmentLevel = .words) -> String {
+        table(Grid(alignment, level: level), view: 0, level: level, shown: true)
+    }
+
     private static func table(_ grid: Grid, view: Int, level: AlignmentLevel, shown: Bool) -> String {
         var html = "<table class=\"map\" data-view=\"\(view)\" data-level=\"\(level.rawValue)\"\(shown ? "" : " hidden=\"hidden\"")>\n<thead><tr><th></th>"
         for label in grid.columns { html += "<th>\(escape(label))</th>" }

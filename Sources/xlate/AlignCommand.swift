@@ -213,61 +213,12 @@ struct AlignCommand: ParsableCommand {
 
 extension AlignmentLevel: ExpressibleByArgument {}
 
-/// `--align hard|soft|P`: which alignment to print with each translation.
-enum AlignmentOutput {
-    case hard, soft
-    /// Every link with word-level weight >= the value.
-    case threshold(Double)
-
-    /// `--align`'s value; a usage error that gives the valid values otherwise.
+/// `--align hard|soft|P`.
+extension AlignmentOutput {
+    /// `--align`'s value (the library's rules); a usage error that names the option otherwise.
     static func parse(_ argument: String) throws -> AlignmentOutput {
-        switch argument {
-        case "hard": return .hard
-        case "soft": return .soft
-        default:
-            guard let value = Double(argument) else {
-                throw ValidationError("--align takes hard, soft or a weight P with 0 < P <= 1; got '\(argument)'")
-            }
-            guard value > 0, value <= 1 else {
-                throw ValidationError("--align P keeps links with weight >= P, so P must be in (0, 1]; got \(argument)")
-            }
-            return .threshold(value)
+        do { return try AlignmentOutput(parsing: argument) } catch {
+            throw ValidationError("--align \(error.message)")
         }
-    }
-
-    /// What follows ` ||| ` in text output: Pharaoh links, or for soft the word matrix as Marian prints it.
-    func text(_ alignment: Alignment?) -> String {
-        guard let alignment else { return "" }
-        switch self {
-        case .hard: return alignment.pharaoh(alignment.hardLinks)
-        case .soft: return alignment.softText
-        case .threshold(let value): return alignment.pharaoh(alignment.links(threshold: Float(value)))
-        }
-    }
-
-    /// The `alignment` object of JSON output (`heads` absent: all heads averaged).
-    func json(_ alignment: Alignment?) -> [String: Any] {
-        guard let alignment else {
-            return ["source_words": [String](), "target_words": [String](), "links": [[Int]](), "pharaoh": ""]
-        }
-        let links: [Alignment.Link]
-        var object: [String: Any] = [
-            "layer": alignment.request.layer,
-            "source_words": alignment.sourceWords.map(\.text), "target_words": alignment.targetWords.map(\.text),
-        ]
-        if let heads = alignment.request.heads { object["heads"] = heads }
-        switch self {
-        case .hard:
-            links = alignment.hardLinks
-        case .soft:
-            links = alignment.hardLinks
-            object["matrix"] = alignment.wordMatrix.map { row in row.map { (Double($0) * 1e6).rounded() / 1e6 } }
-        case .threshold(let value):
-            links = alignment.links(threshold: Float(value))
-            object["threshold"] = value
-        }
-        object["links"] = links.map { [$0.source, $0.target] }
-        object["pharaoh"] = alignment.pharaoh(links)
-        return object
     }
 }

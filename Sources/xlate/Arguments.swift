@@ -8,8 +8,14 @@ import Xlate
 
 /// Which model: `--model DIR`, or `--src/--tgt` (and `--download`), and its compute type.
 struct ModelArguments: ParsableArguments {
-    @Option(name: .shortAndLong, help: ArgumentHelp("Model folder (Hugging Face layout).", valueName: "dir"))
-    var model: String?
+    // Repeatable for `xlate serve`, which serves several; the other commands take one (`model`).
+    @Option(
+        name: [.customShort("m"), .customLong("model")],
+        help: ArgumentHelp("Model folder (Hugging Face layout); 'xlate serve' takes several.", valueName: "dir"))
+    var models: [String] = []
+
+    /// The one model folder of a translating command.
+    var model: String? { models.last }
 
     @Option(
         name: [.customShort("s"), .customLong("src")],
@@ -35,7 +41,7 @@ struct ModelArguments: ParsableArguments {
     /// These options, with the root command's where these are not given.
     func filled(from root: ModelArguments) -> ModelArguments {
         var filled = self
-        filled.model = model ?? root.model
+        if models.isEmpty { filled.models = root.models }
         filled.source = source ?? root.source
         filled.target = target ?? root.target
         filled.computeType = computeType ?? root.computeType
@@ -45,6 +51,9 @@ struct ModelArguments: ParsableArguments {
 
     /// Downloads the model first with `--download`, loads it, and checks `--src/--tgt` against it.
     func loadTranslator(quiet: Bool) throws -> Translator {
+        if models.count > 1 {
+            throw ValidationError("--model is given \(models.count) times: this command translates with one model ('xlate serve' serves several)")
+        }
         let downloaded = download ? try downloadedModelForPair(source: source, target: target, quiet: quiet) : nil
         let translator = try xlate.loadTranslator(
             model: model ?? downloaded, source: source, target: target, computeType: computeType ?? .float32)
@@ -128,20 +137,33 @@ struct DecodingArguments: ParsableArguments {
         return filled
     }
 
-    /// The model's default options with these on top; `source/target` name the input's languages (the splitter's
-    /// rules, a T5 model's translation prefix).
+    /// These options as the library's settings (one hypothesis, sentences split: `xlate`'s defaults).
+    var settings: TranslationSettings {
+        var settings = TranslationSettings()
+        settings.beam = beam
+        settings.maxLength = maxLength
+        settings.lengthPenalty = lengthPenalty
+        settings.noRepeatNgram = noRepeatNgram
+        settings.repetitionPenalty = repetitionPenalty
+        settings.batchSize = batchSize
+        settings.threads = threads
+        settings.prefix = prefix
+        return settings
+    }
+
+    /// The model's default options with these on top (see `TranslationSettings`); `source/target` name the input's
+    /// languages (the splitter's rules, a T5 model's translation prefix).
     func options(for translator: Translator, source: String?, target: String?) throws -> TranslationOptions {
-        var options = translator.defaultOptions
-        if let batchSize { options.batchSize = batchSize }
-        if let threads { options.threads = threads }
-        if let beam { options.decoding.numBeams = beam }
-        if let maxLength { options.decoding.maxLength = maxLength }
-        if let lengthPenalty { options.decoding.lengthPenalty = lengthPenalty }
-        if let noRepeatNgram { options.decoding.noRepeatNgramSize = noRepeatNgram }
-        if let repetitionPenalty { options.decoding.repetitionPenalty = repetitionPenalty }
-        options.sourceLanguage = source
-        options.prefix = try inputPrefix(for: translator, prefix: prefix, source: source, target: target)
-        return options
+        try options(settings, for: translator, source: source, target: target)
+    }
+
+    /// `settings`' options, with a missing T5 translation prefix reported as a usage error that names --prefix.
+    func options(_ settings: TranslationSettings, for translator: Translator, source: String?, target: String?) throws -> TranslationOptions {
+        do { return try settings.options(for: translator, source: source, target: target) } catch let error as DecodingError
+            where error.setting == "prefix"
+        {
+            throw ValidationError("no translation prefix for \(source ?? "") → \(target ?? "") (unknown language code); give it with --prefix TEXT")
+        }
     }
 }
 
@@ -181,14 +203,4 @@ struct OutputArguments: ParsableArguments {
         filled.scores = scores || root.scores
         return filled
     }
-}
-
-/// What to put before every input: `--prefix`, else (T5 models with --src/--tgt) the translation prefix.
-func inputPrefix(for translator: Translator, prefix: String?, source: String?, target: String?) throws -> String? {
-    if let prefix { return prefix }
-    guard translator.architecture == .t5, let source, let target else { return nil }
-    guard let translationPrefix = translator.translationPrefix(source: source, target: target) else {
-        throw ValidationError("no translation prefix for \(source) → \(target) (unknown language code); give it with --prefix TEXT")
-    }
-    return translationPrefix
 }

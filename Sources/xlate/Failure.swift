@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Xlate
+import XlateServer
 import XlateHub
 
 /// Exit statuses, documented in `--help` and the README ("Exit status").
@@ -47,6 +48,11 @@ enum Failure {
             return Exit.badInput
         case is XlateCoreError:
             return Exit.systemError
+        case let error as ServerError:
+            switch error {
+            case .noModels, .unknownLanguages: return Exit.modelNotFound
+            case .apiKeys, .duplicatePair: return Exit.usage
+            }
         default:
             return nil
         }

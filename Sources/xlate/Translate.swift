@@ -46,7 +46,7 @@ struct Translate: ParsableCommand {
               4 bad input · 5 download failed · 64 usage error · 128+N stopped by signal N
             """,
         version: versionText(),
-        subcommands: [ListModels.self, AlignCommand.self, GenerateCommand.self, DownloadCommand.self, ConvertCommand.self])
+        subcommands: [ListModels.self, AlignCommand.self, GenerateCommand.self, ServeCommand.self, DownloadCommand.self, ConvertCommand.self])
 
     @OptionGroup(title: "Model") var selection: ModelArguments
     @OptionGroup(title: "Input") var input: InputArguments
@@ -93,13 +93,12 @@ struct LineTranslation {
         }
         let interrupt = Interrupt.install()
         let translator = try selection.loadTranslator(quiet: quiet)
-        var options = try decoding.options(for: translator, source: selection.source, target: selection.target)
-        options.decoding.numReturnSequences = nbest
-        if nbest > options.decoding.numBeams, decoding.beam == nil { options.decoding.numBeams = nbest }
-        options.decoding.returnTokenScores = scores || format == .json
-        options.splitSentences = split == .sentence
-        if align != nil { options.decoding.crossAttention = try translator.defaultAlignmentRequest }
-        try options.validate(for: translator.model)
+        var settings = decoding.settings
+        settings.nbest = nbest
+        settings.tokenScores = scores || format == .json
+        settings.splitSentences = split == .sentence
+        settings.alignment = align != nil
+        let options = try decoding.options(settings, for: translator, source: selection.source, target: selection.target)
 
         let sink = try OutputSink(path: output.output)
         interrupt.deleteOnForcedExit(sink.temporaryPath)
@@ -183,9 +182,7 @@ struct LineTranslation {
 
     func render(_ translation: Translation) throws -> String {
         // A blank input has no hypotheses; it still gives `nbest` (empty) outputs so that groups stay aligned.
-        let hypotheses = translation.hypotheses.isEmpty
-            ? Array(repeating: TranslatedHypothesis(text: "", ids: [], pieces: [], score: nil, tokenScores: nil, crossAttention: nil), count: nbest)
-            : translation.hypotheses
+        let hypotheses = translation.paddedHypotheses(nbest)
         func score(_ h: TranslatedHypothesis) -> String { h.score.map { String(format: "%.6f", $0) } ?? "" }
         switch format {
         case .text:
@@ -207,26 +204,7 @@ struct LineTranslation {
                     + (align.map { "\t" + $0.text(translation.alignment(ofHypothesis: n)) } ?? "") + "\n"
             }.joined()
         case .json:
-            var object: [String: Any] = [
-                "source": translation.source, "translation": hypotheses[0].text, "tokens": hypotheses[0].pieces,
-            ]
-            // JSON has no NaN or infinity: such a score (a forced token the model ruled out: −∞) is written as null.
-            func number(_ x: Float) -> Any { x.isFinite ? Double(x) : NSNull() }
-            if let s = hypotheses[0].score { object["score"] = number(s) }
-            if scores, let tokenScores = hypotheses[0].tokenScores { object["token_scores"] = tokenScores.map(number) }
-            if translation.truncatedSourceTokens > 0 { object["truncated_source_tokens"] = translation.truncatedSourceTokens }
-            if let align { object["alignment"] = align.json(translation.alignment) }
-            if nbest > 1 {
-                object["nbest"] = hypotheses.indices.map { n -> [String: Any] in
-                    let h = hypotheses[n]
-                    var entry: [String: Any] = ["translation": h.text, "tokens": h.pieces]
-                    if let s = h.score { entry["score"] = number(s) }
-                    if let align { entry["alignment"] = align.json(translation.alignment(ofHypothesis: n)) }
-                    return entry
-                }
-            }
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-            return String(decoding: data, as: UTF8.self) + "\n"
+            return translation.jsonLine(nbest: nbest, scores: scores, alignment: align) + "\n"
         }
     }
 }
