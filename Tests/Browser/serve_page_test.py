@@ -32,6 +32,7 @@ from pathlib import Path
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
+from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -138,7 +139,7 @@ def main() -> int:
         alignment = native["translations"][0]["alignment"]
         must, may = expected_links(alignment)
 
-        driver = browser(1200, 900)
+        driver = browser(1200, 1400)
         driver.get(f"http://127.0.0.1:{port}/")
         wait = WebDriverWait(driver, 30)
         wait.until(lambda d: "en" in [o.get_attribute("value") for o in
@@ -172,22 +173,38 @@ def main() -> int:
         assert row_words == alignment["target_words"], \
             f"map rows {row_words}, /v1/translate target words {alignment['target_words']}"
 
-        for i, row in enumerate(rows):
-            header = row.find_element(By.CSS_SELECTOR, "th")
+        def hover(i: int) -> set[int]:
+            """Moves the pointer onto target word i; the columns (source words) then highlighted."""
+            header = rows[i].find_element(By.CSS_SELECTOR, "th")
+            head_before = table.find_element(By.CSS_SELECTOR, "thead").rect["height"]
             ActionChains(driver).move_to_element(header).perform()
-            assert "on" in header.get_attribute("class").split(), f"row {i} ({row_words[i]}) not marked on hover"
-            linked = {k for k, c in enumerate(columns) if "linked" in c.get_attribute("class").split()}
+            try:
+                WebDriverWait(driver, 5).until(lambda d: "on" in header.get_attribute("class").split())
+            except TimeoutException:
+                on = [row_words[k] for k, r in enumerate(rows)
+                      if "on" in r.find_element(By.CSS_SELECTOR, "th").get_attribute("class").split()]
+                head_after = table.find_element(By.CSS_SELECTOR, "thead").rect["height"]
+                shift = (f"; the map's header row changed height from {head_before:.0f} to {head_after:.0f} px "
+                         "while the highlight changed, moving the rows under the pointer"
+                         if head_after != head_before else "")
+                raise AssertionError(f"hovering target word {i} ({row_words[i]!r}) left {on} marked{shift}")
+            return {k for k, c in enumerate(columns) if "linked" in c.get_attribute("class").split()}
+
+        def check(i: int, linked: set[int]) -> None:
             missing, extra = must[i] - linked, linked - must[i] - may[i]
             assert not missing and not extra, (
                 f"hovering {row_words[i]!r}: highlighted {[column_words[k] for k in sorted(linked)]}, the alignment "
                 f"links {[column_words[k] for k in sorted(must[i])]}")
             print(f"hover {row_words[i]!r}: {[column_words[k] for k in sorted(linked)]}")
 
-        hover = a.hover_word if a.hover_word is not None else len(rows) // 2
-        ActionChains(driver).move_to_element(rows[hover].find_element(By.CSS_SELECTOR, "th")).perform()
+        # The screenshot first (one checked hover), so that it exists even when a later row fails.
+        shot = a.hover_word if a.hover_word is not None else len(rows) // 2
+        check(shot, hover(shot))
         Path(a.screenshot).parent.mkdir(parents=True, exist_ok=True)
         assert driver.save_screenshot(a.screenshot), "screenshot failed"
-        print(f"screenshot: {a.screenshot} (hovering {row_words[hover]!r})")
+        print(f"screenshot: {a.screenshot} (hovering {row_words[shot]!r})")
+        for i in range(len(rows)):
+            check(i, hover(i))
     finally:
         if driver is not None:
             driver.quit()
