@@ -145,7 +145,9 @@ extension TranslationServer {
         }
         switch error {
         case .keyNotFound(let key, _): return "missing \(key.stringValue) parameter"
-        case .typeMismatch(let type, let context): return "\(path(context)) must be \(type == [String].self ? "a string or an array of strings" : "of type \(type)")"
+        case .typeMismatch(_, let context) where context.codingPath.first?.stringValue == "q":
+            return "q must be a string or an array of strings"
+        case .typeMismatch(let type, let context): return "\(path(context)) must be of type \(type)"
         case .valueNotFound(let type, let context): return "\(path(context)) must be of type \(type), not null"
         case .dataCorrupted(let context):
             return context.codingPath.isEmpty ? "Invalid JSON format" : "\(path(context)): \(context.debugDescription)"

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 import Xlate
 
 /// An error answered as LibreTranslate answers errors: `{"error": "..."}` with an HTTP status.
@@ -57,12 +58,12 @@ struct RequestParameters {
         return RequestParameters(json: nil, form: form)
     }
 
-    /// The body, refused with 413 past `maxBytes` (before it is all read).
+    /// The body, refused with 413 past `maxBytes` (reading stops there).
     static func body(of request: Request, maxBytes: Int) async throws -> Data {
         do {
             let buffer = try await request.body.collect(upTo: maxBytes)
             return Data(buffer.readableBytesView)
-        } catch let error as HTTPError where error.status == .contentTooLarge {
+        } catch is NIOTooManyBytesError {
             throw APIError(status: .contentTooLarge, message: "Invalid request: the body is larger than \(maxBytes) bytes")
         }
     }

@@ -34,8 +34,8 @@ final class Collected: @unchecked Sendable {
 }
 
 /// `xlate serve` as a child process on a free loopback port. Stopped by `stop()` or, at the latest, when released
-/// (a failing test still stops it).
-final class ServerProcess {
+/// (a failing test still stops it). Shared by client threads: only `request` (which touches no state) is called from them.
+final class ServerProcess: @unchecked Sendable {
     let process = Process()
     let port: Int
     let log = Collected()

@@ -208,7 +208,7 @@ struct ServerTests {
         defer { server.stop() }
         let sentences = try evaluationSentences(32)
         let expected = try Self.cliTranslations(sentences)
-        let results = Results(count: 16)
+        let results = Results<[String]>(count: 16)
         DispatchQueue.concurrentPerform(iterations: 16) { client in
             let texts = [sentences[2 * client], sentences[2 * client + 1]]
             results.store(client, Result {
@@ -234,7 +234,7 @@ struct ServerTests {
         let server = try ServerProcess(["--batch-window-ms", "1500"])
         defer { server.stop() }
         let expected = try Self.cliTranslations([Self.sentence])
-        let result = Results(count: 1)
+        let result = Results<HTTPReply>(count: 1)
         let done = DispatchSemaphore(value: 0)
         DispatchQueue.global().async {
             result.store(0, Result { try server.post("/translate", json: ["q": Self.sentence, "source": "en", "target": "de"]) })
@@ -258,7 +258,7 @@ struct ServerTests {
     @Test func queueLimitAndTimeout() throws {
         let server = try ServerProcess(["--batch-window-ms", "1500", "--queue-limit", "1", "--timeout", "0.5"])
         defer { server.stop() }
-        let first = Results(count: 1)
+        let first = Results<HTTPReply>(count: 1)
         let done = DispatchSemaphore(value: 0)
         DispatchQueue.global().async {
             first.store(0, Result { try server.post("/translate", json: ["q": "I like tea.", "source": "en", "target": "de"]) })
