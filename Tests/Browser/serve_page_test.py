@@ -9,10 +9,12 @@ types a sentence, clicks Translate, and checks what the page shows against the s
 - hovering each target word highlights exactly the source words that alignment links it to, by the rule the page
   states: its hard link, and every source word with a word-level weight >= 0.2 (a weight within 0.005 of 0.2 may go
   either way: the page reads it from a rounded cell title).
-Saves a screenshot with one target word hovered (default docs/serve-page.png). The server is stopped at the end,
-also on failure, and must exit 0 on SIGTERM.
+The pointer really moves (selenium's actions), so a highlight that shifts the layout under it is caught: the failure
+then names the row the pointer ended on. Saves a screenshot with one target word hovered (default
+docs/serve-page.png), taken before the per-word checks so that a failing run still leaves one. The server is stopped
+at the end, also on failure, and must exit 0 on SIGTERM.
 
-Run through Tests/Browser/run.sh (it provides selenium); `--keep-open` is not offered: the test always stops.
+Run through Tests/Browser/run.sh (it provides selenium).
 """
 from __future__ import annotations
 
