@@ -7,9 +7,10 @@ SWIFT_TEST_FLAGS ?= -c release -Xswiftc -enable-testing
 PYTHON_VENV ?= $(HOME)/.cache/xlate/venv
 BIN = .build/$(CONFIG)/xlate
 BENCH_ARGS ?=
+BENCH_SERVE_ARGS ?=
 QUALITY_ARGS ?=
 
-.PHONY: help setup build run serve test test-asan fuzz fixtures bench bench-million quality install man clean example align-eval
+.PHONY: help setup build run serve test test-asan fuzz fixtures bench bench-serve bench-million demo-cluster test-browser quality install man clean example align-eval
 
 help:
 	@echo "make setup     install system packages (libopenblas-dev, libsentencepiece-dev, libxml2-dev, libcmark-gfm-dev)"
@@ -17,16 +18,22 @@ help:
 	@echo "make run       build, then translate a sample with the bundled en-de model"
 	@echo "make serve     build, then serve the bundled models on http://127.0.0.1:5000 (LibreTranslate API, page at /)"
 	@echo "make test      run all tests (no Python needed)"
+	@echo "make test-browser  the page of xlate serve in headless Chromium (selenium; apt-get install chromium"
+	@echo "               chromium-driver); not part of make test; saves docs/serve-page.png"
 	@echo "make test-asan the test suite under AddressSanitizer (optimised, so floats match make test)"
 	@echo "make fuzz      libFuzzer targets (safetensors, config, vocabulary, pytorch, tokenizer), FUZZ_SECONDS=60 each"
 	@echo "make fixtures  regenerate Fixtures/ with transformers (makes a virtualenv in $(PYTHON_VENV))"
 	@echo "make bench     compare xlate with CTranslate2 and transformers (virtualenv in ~/.cache/xlate/bench-venv;"
 	@echo "               BENCH_ARGS=\"--lines 100\" for a quick run)"
+	@echo "make bench-serve  xlate serve vs LibreTranslate over HTTP, 8 and 32 clients, same model and cores"
+	@echo "               (virtualenv in ~/.cache/xlate/serve-bench-venv; BENCH_SERVE_ARGS=\"--lines 100\" for a quick run)"
 	@echo "make bench-million  one million short lines through one process: line count, order, peak RSS (LINES=...)"
 	@echo "make quality   BLEU/chrF of xlate and CTranslate2, float32 and int8, on tatoeba-test + newstest2014"
 	@echo "               (QUALITY_ARGS=\"--lines 30\" for a quick run)"
 	@echo "make align-eval  AER, precision, recall of each alignment method and direction on Fixtures/alignment-gold"
 	@echo "make example   build Examples/SubtitleTranslator (depends on xlate by path) and translate its sample.srt"
+	@echo "make demo-cluster  2 xlate serve replicas + nginx (deploy/nginx/xlate.conf) on loopback, the LibreTranslate"
+	@echo "               client through the balancer; shows both replicas served (apt-get install nginx)"
 	@echo "make man       the manual page, from the command's own help, in .build/man/xlate.1 (man -l .build/man/xlate.1)"
 	@echo "make install   install xlate, its manual page and the bundled models under PREFIX ($(PREFIX))"
 
@@ -54,6 +61,11 @@ test: setup
 	$(SWIFT) build $(SWIFT_TEST_FLAGS) --product xlate
 	$(SWIFT) test $(SWIFT_TEST_FLAGS)
 
+# Outside `make test`: needs Debian's chromium + chromium-driver and selenium (Tests/Browser/run.sh installs it into
+# a virtualenv); the screenshot it saves is committed.
+test-browser: build
+	Tests/Browser/run.sh
+
 # Memory errors (overflows, use after free) fail the run. Leak detection is off: LeakSanitizer reports leaks inside
 # Foundation's Data(contentsOf:) and XCTest's harness, none through xlate's code (checked when this target was added).
 test-asan: setup
@@ -79,6 +91,10 @@ fixtures:
 bench: setup
 	Benchmarks/run.sh $(BENCH_ARGS)
 
+# Builds xlate itself when Sources/ is newer than the binary (as make bench does).
+bench-serve: setup
+	Benchmarks/serve/run.sh $(BENCH_SERVE_ARGS)
+
 bench-million: build
 	Benchmarks/million_lines.sh
 
@@ -89,6 +105,10 @@ quality: setup
 # hand-aligned dev gold (Fixtures/alignment-gold/README.md); choices are learned on its even lines, reported on its odd.
 align-eval: build
 	$(BIN) align-eval --gold Fixtures/alignment-gold --pair en-de
+
+# deploy/README.md: the replicas and nginx run as plain processes on loopback and are stopped on exit.
+demo-cluster: build
+	deploy/demo-cluster.sh
 
 # The example package: a separate SwiftPM package that depends on this one by path.
 example: setup

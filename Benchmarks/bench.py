@@ -48,13 +48,13 @@ XLATE_VS_CT2 = [("float32", "xlate", "ct2-float32"), ("int8", "xlate-int8", "ct2
 # Environment check (used by run.sh to decide whether to pip install)
 # ----------------------------------------------------------------------------------------------
 
-def check_env() -> int:
-    """Exit 0 when every `name==version` pin of requirements.txt is installed (local labels such as
+def check_env(requirements: Path = BENCH_DIR / "requirements.txt") -> int:
+    """Exit 0 when every `name==version` pin of `requirements` is installed (local labels such as
     `+cpu` or `+cu132` are ignored), 1 otherwise."""
     from importlib import metadata
 
     ok = True
-    for line in (BENCH_DIR / "requirements.txt").read_text().splitlines():
+    for line in requirements.read_text().splitlines():
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
