@@ -28,7 +28,8 @@ enum TranslatePage {
         table.map tbody th { text-align: right; padding: 0 8px 0 0; cursor: default; }
         table.map thead th { writing-mode: vertical-rl; transform: rotate(180deg); text-align: left; padding: 6px 0 0; }
         table.map th.on { background: #ffe08a; }
-        table.map th.linked { background: #ffb347; font-weight: bold; }
+        /* No bold: a wider header would shift the rows under the pointer. */
+        table.map th.linked { background: #ffb347; box-shadow: inset 0 -3px 0 #c05600; }
         </style>
         </head>
         <body>
