@@ -74,6 +74,16 @@ public struct ByteLevelBPETokenizer: Tokenizer {
     /// `<s>`.
     public var sourcePrefixLength: Int { 1 }
 
+    /// The special token that starts at `index` of `text`, if any (the longest; BART's all start with `<`).
+    private func specialToken(in text: Substring, at index: Substring.Index) -> (token: String, id: Int)? {
+        guard text[index] == "<" else { return nil }
+        var best: (token: String, id: Int)?
+        for (token, id) in specialTokens where text[index...].hasPrefix(token) {
+            if best == nil || token.count > best!.token.count { best = (token, id) }
+        }
+        return best
+    }
+
     public func encode(_ text: String) -> TokenizedText {
         var pieces = ["<s>"]
         var ids = [bosId]
@@ -86,21 +96,10 @@ public struct ByteLevelBPETokenizer: Tokenizer {
                 }
             }
         }
-        let text = Substring(text)
-        var chunkStart = text.startIndex
-        var index = text.startIndex
-        while index < text.endIndex {
-            if text[index] == "<", let (token, id) = specialTokens.first(where: { text[index...].hasPrefix($0.key) }) {
-                encodeChunk(text[chunkStart..<index])
-                pieces.append(token)
-                ids.append(id)
-                index = text.index(index, offsetBy: token.count)
-                chunkStart = index
-            } else {
-                index = text.index(after: index)
-            }
+        splitAtSpecialTokens(text, specialAt: specialToken(in:at:), chunk: encodeChunk) { token, id in
+            pieces.append(token)
+            ids.append(id)
         }
-        encodeChunk(text[chunkStart...])
         ids.append(eosId)
         return TokenizedText(pieces: pieces, ids: ids)
     }

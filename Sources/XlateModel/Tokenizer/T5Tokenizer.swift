@@ -82,21 +82,10 @@ public struct T5Tokenizer: Tokenizer {
                 ids.append(pieceIds[piece] ?? unkId)
             }
         }
-        let text = Substring(text)
-        var chunkStart = text.startIndex
-        var index = text.startIndex
-        while index < text.endIndex {
-            if let special = specialToken(in: text, at: index) {
-                encodeChunk(text[chunkStart..<index])
-                pieces.append(special.token)
-                ids.append(special.id)
-                index = text.index(index, offsetBy: special.token.count)
-                chunkStart = index
-            } else {
-                index = text.index(after: index)
-            }
+        splitAtSpecialTokens(text, specialAt: specialToken(in:at:), chunk: encodeChunk) { token, id in
+            pieces.append(token)
+            ids.append(id)
         }
-        encodeChunk(text[chunkStart...])
         ids.append(eosId)
         return TokenizedText(pieces: pieces, ids: ids)
     }

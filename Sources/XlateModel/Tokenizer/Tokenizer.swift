@@ -40,3 +40,26 @@ public struct TokenizedText: Sendable, Equatable {
     /// Encoder input ids including the closing `</s>`.
     public var ids: [Int]
 }
+
+/// Walks `text` as transformers treats added tokens written in it: each special token that `specialAt` finds at an
+/// index is split out whole and handed to `special`; the stretches between them (possibly empty) go to `chunk`,
+/// which the model's own tokenizer encodes.
+func splitAtSpecialTokens(
+    _ text: String, specialAt: (Substring, Substring.Index) -> (token: String, id: Int)?,
+    chunk: (Substring) -> Void, special: (_ token: String, _ id: Int) -> Void
+) {
+    let text = Substring(text)
+    var chunkStart = text.startIndex
+    var index = text.startIndex
+    while index < text.endIndex {
+        if let found = specialAt(text, index) {
+            chunk(text[chunkStart..<index])
+            special(found.token, found.id)
+            index = text.index(index, offsetBy: found.token.count)
+            chunkStart = index
+        } else {
+            index = text.index(after: index)
+        }
+    }
+    chunk(text[chunkStart...])
+}
