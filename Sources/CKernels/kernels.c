@@ -104,6 +104,153 @@ XK_CLONES void xk_attend(const float *query, const float *keys, const float *val
     }
 }
 
+// The first i in [0, n) with x[i] + add > threshold, or n. Blocks of 16 are tested without branches (the
+// comparisons vectorise), so a scan where few values pass runs at memory speed.
+XK_CLONES int xk_first_above(const float *x, int n, float add, float threshold) {
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        int any = 0;
+        for (int j = 0; j < 16; j++) any |= x[i + j] + add > threshold;
+        if (any) break;
+    }
+    for (; i < n; i++)
+        if (x[i] + add > threshold) return i;
+    return n;
+}
+
+// MARK: Threads within one product
+//
+// A thread may lend its products helper threads (`xk_set_threads`): a product large enough is then split by output
+// panels between the thread and its helpers — every column is still computed by one thread in the same order, so
+// results do not depend on the split. The helpers belong to the calling thread (started on first use, stopped when
+// it exits): threads that translate batches of their own never wait for one another. Idle helpers spin briefly
+// (back-to-back products of one decoder step follow within microseconds), then sleep on a condition variable.
+
+#include <stdatomic.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#define XK_PAUSE() _mm_pause()
+#else
+#define XK_PAUSE() ((void)0)
+#endif
+
+enum { XK_MAX_THREADS = 64, XK_SPIN = 2000 };
+
+typedef struct xk_pool xk_pool;
+typedef struct { xk_pool *pool; int index; unsigned generation; } xk_helper;  // the generation it was started in
+struct xk_pool {
+    pthread_t threads[XK_MAX_THREADS];
+    xk_helper helpers[XK_MAX_THREADS];
+    int count;  // helpers started
+    pthread_mutex_t mutex;
+    pthread_cond_t start, done;
+    atomic_uint generation;  // bumped for each job (and to stop)
+    atomic_int pending;      // helpers still working on the current job
+    void (*function)(void *, int, int);
+    void *context;
+    int parts;
+    int stop;
+};
+
+static _Thread_local int xk_thread_count = 1;
+static pthread_key_t xk_pool_key;
+static pthread_once_t xk_pool_once = PTHREAD_ONCE_INIT;
+
+static void *xk_helper_main(void *argument) {
+    xk_helper *helper = argument;
+    xk_pool *p = helper->pool;
+    unsigned seen = helper->generation;  // a job posted before the thread runs is still seen as new
+    for (;;) {
+        int spins = 0;
+        unsigned g;
+        while ((g = atomic_load_explicit(&p->generation, memory_order_acquire)) == seen) {
+            if (++spins < XK_SPIN) { XK_PAUSE(); continue; }
+            pthread_mutex_lock(&p->mutex);
+            while (atomic_load_explicit(&p->generation, memory_order_acquire) == seen) pthread_cond_wait(&p->start, &p->mutex);
+            pthread_mutex_unlock(&p->mutex);
+        }
+        seen = g;
+        if (p->stop) return 0;
+        if (helper->index < p->parts) p->function(p->context, helper->index, p->parts);
+        if (atomic_fetch_sub_explicit(&p->pending, 1, memory_order_acq_rel) == 1) {
+            pthread_mutex_lock(&p->mutex);
+            pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mutex);
+        }
+    }
+}
+
+static void xk_pool_free(void *argument) {
+    xk_pool *p = argument;
+    pthread_mutex_lock(&p->mutex);
+    p->stop = 1;
+    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+    pthread_cond_broadcast(&p->start);
+    pthread_mutex_unlock(&p->mutex);
+    for (int i = 0; i < p->count; i++) pthread_join(p->threads[i], 0);
+    pthread_mutex_destroy(&p->mutex);
+    pthread_cond_destroy(&p->start);
+    pthread_cond_destroy(&p->done);
+    free(p);
+}
+
+static void xk_pool_key_init(void) { pthread_key_create(&xk_pool_key, xk_pool_free); }
+
+// The calling thread's pool with at least `helpers` helpers (fewer when threads cannot be started).
+static xk_pool *xk_pool_get(int helpers) {
+    pthread_once(&xk_pool_once, xk_pool_key_init);
+    xk_pool *p = pthread_getspecific(xk_pool_key);
+    if (!p) {
+        p = calloc(1, sizeof *p);
+        if (!p) return 0;
+        pthread_mutex_init(&p->mutex, 0);
+        pthread_cond_init(&p->start, 0);
+        pthread_cond_init(&p->done, 0);
+        pthread_setspecific(xk_pool_key, p);
+    }
+    while (p->count < helpers && p->count < XK_MAX_THREADS) {
+        p->helpers[p->count] = (xk_helper){p, p->count + 1, atomic_load_explicit(&p->generation, memory_order_relaxed)};
+        if (pthread_create(&p->threads[p->count], 0, xk_helper_main, &p->helpers[p->count]) != 0) break;
+        p->count++;
+    }
+    return p;
+}
+
+void xk_set_threads(int threads) { xk_thread_count = threads < 1 ? 1 : (threads > XK_MAX_THREADS ? XK_MAX_THREADS : threads); }
+
+int xk_threads(void) { return xk_thread_count; }
+
+// Runs function(context, part, parts) for part 0..<parts: part 0 on the calling thread, the others on its helpers.
+static void xk_parallel(void (*function)(void *, int, int), void *context, int parts) {
+    xk_pool *p = parts > 1 ? xk_pool_get(parts - 1) : 0;
+    if (p && parts > p->count + 1) parts = p->count + 1;
+    if (!p || parts <= 1) { function(context, 0, 1); return; }
+    p->function = function;
+    p->context = context;
+    p->parts = parts;
+    atomic_store_explicit(&p->pending, p->count, memory_order_relaxed);
+    pthread_mutex_lock(&p->mutex);
+    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
+    pthread_cond_broadcast(&p->start);
+    pthread_mutex_unlock(&p->mutex);
+    function(context, 0, parts);
+    for (int spins = 0; atomic_load_explicit(&p->pending, memory_order_acquire) != 0 && spins < XK_SPIN; spins++) XK_PAUSE();
+    if (atomic_load_explicit(&p->pending, memory_order_acquire) != 0) {
+        pthread_mutex_lock(&p->mutex);
+        while (atomic_load_explicit(&p->pending, memory_order_acquire) != 0) pthread_cond_wait(&p->done, &p->mutex);
+        pthread_mutex_unlock(&p->mutex);
+    }
+}
+
+// A product of `work` multiply-adds over `panels` output panels: split among the thread's helpers when it is large
+// enough to pay for waking them (about a million multiply-adds, ~20 µs on one core) and each gets two panels.
+static void xk_parallel_panels(void (*function)(void *, int, int), void *context, size_t work, int panels) {
+    int parts = xk_thread_count;
+    if (parts > panels / 2) parts = panels / 2;
+    if (work < ((size_t)1 << 20)) parts = 1;
+    xk_parallel(function, context, parts < 1 ? 1 : parts);
+}
+
 // MARK: GEMM with pre-packed weights
 //
 // y[m, n] = x[m, k] · wᵀ + bias for a weight w [n, k] (PyTorch's nn.Linear layout) packed once at load into
@@ -155,14 +302,23 @@ static inline __attribute__((always_inline)) void load_f16(const void *panel, in
     *w1 = __builtin_convertvector(*(const h16 *)(p + 16), v16);
 }
 
+// `next`: the panel the following call will read, or NULL. Its lines are prefetched into L2 while this panel computes,
+// k row by k row: the hardware prefetchers stop at each 4 KiB page, so a panel streamed from memory (a large
+// vocabulary's output projection is ~100 MB) would otherwise stall at every page.
 static inline __attribute__((always_inline)) void tile(const float *x, int k, const void *panel, int half, int rows,
-                                                      const float *bias, float *y, int ldy, int cols) {
+                                                      const float *bias, float *y, int ldy, int cols,
+                                                      const char *next) {
     v16 a0[MR], a1[MR];
 #pragma clang loop unroll(full)
     for (int i = 0; i < rows; i++) { a0[i] = (v16){0}; a1[i] = (v16){0}; }
     for (int kk = 0; kk < k; kk++) {
         v16 w0, w1;
         if (half) load_f16(panel, kk, &w0, &w1); else load_f32(panel, kk, &w0, &w1);
+        if (next) {
+            const char *line = next + (size_t)kk * NR * (half ? 2 : 4);
+            __builtin_prefetch(line, 0, 2);
+            if (!half) __builtin_prefetch(line + 64, 0, 2);
+        }
 #pragma clang loop unroll(full)
         for (int i = 0; i < rows; i++) {
             float xv = x[(size_t)i * k + kk];
@@ -187,11 +343,10 @@ static inline __attribute__((always_inline)) void tile(const float *x, int k, co
 }
 
 #define TILE(R) \
-    case R: tile(xb, k, panel, HALF, R, bp, yb, n, cols); break;
+    case R: if (next) tile(xb, k, panel, HALF, R, bp, yb, n, cols, next); else tile(xb, k, panel, HALF, R, bp, yb, n, cols, 0); break;
 
 #define GEMM_BODY                                                                                                  \
-    int panels = (n + NR - 1) / NR;                                                                                \
-    for (int p = 0; p < panels; p++) {                                                                             \
+    for (int p = p0; p < p1; p++) {                                                                                \
         const char *panel = (const char *)packed + (size_t)p * k * NR * ELEMENT;                                   \
         int cols = n - p * NR < NR ? n - p * NR : NR;                                                              \
         float bpad[NR];                                                                                            \
@@ -201,12 +356,15 @@ static inline __attribute__((always_inline)) void tile(const float *x, int k, co
             int rows = m - m0 < MR ? m - m0 : MR;                                                                  \
             const float *xb = x + (size_t)m0 * k;                                                                  \
             float *yb = y + (size_t)m0 * n + p * NR;                                                               \
+            const char *next = m0 == 0 && p + 1 < p1 ? panel + (size_t)k * NR * ELEMENT : 0;                       \
             switch (rows) { TILE(12) TILE(11) TILE(10) TILE(9) TILE(8) TILE(7) TILE(6) TILE(5) TILE(4) TILE(3)     \
                             TILE(2) TILE(1) }                                                                      \
         }                                                                                                          \
     }
 
-XK_CLONES void xk_gemm_packed(const float *x, int m, int k, const float *packed, const float *bias, int n, float *y) {
+// Panels p0..<p1 of the product.
+XK_CLONES static void gemm_f32(const float *x, int m, int k, const float *packed, const float *bias, int n, float *y,
+                               int p0, int p1) {
 #define HALF 0
 #define ELEMENT 4
     GEMM_BODY
@@ -214,12 +372,37 @@ XK_CLONES void xk_gemm_packed(const float *x, int m, int k, const float *packed,
 #undef ELEMENT
 }
 
-XK_CLONES void xk_gemm_packed_f16(const float *x, int m, int k, const uint16_t *packed, const float *bias, int n, float *y) {
+XK_CLONES static void gemm_f16(const float *x, int m, int k, const uint16_t *packed, const float *bias, int n,
+                               float *y, int p0, int p1) {
 #define HALF 1
 #define ELEMENT 2
     GEMM_BODY
 #undef HALF
 #undef ELEMENT
+}
+
+typedef struct {
+    const float *x; int m, k; const void *packed; const float *bias; int n; float *y; int half;
+} gemm_job;
+
+static void gemm_part(void *context, int part, int parts) {
+    const gemm_job *j = context;
+    int panels = (j->n + NR - 1) / NR, p0 = panels * part / parts, p1 = panels * (part + 1) / parts;
+    if (j->half) gemm_f16(j->x, j->m, j->k, j->packed, j->bias, j->n, j->y, p0, p1);
+    else gemm_f32(j->x, j->m, j->k, j->packed, j->bias, j->n, j->y, p0, p1);
+}
+
+static void gemm(const float *x, int m, int k, const void *packed, const float *bias, int n, float *y, int half) {
+    gemm_job job = {x, m, k, packed, bias, n, y, half};
+    xk_parallel_panels(gemm_part, &job, (size_t)m * n * k, (n + NR - 1) / NR);
+}
+
+void xk_gemm_packed(const float *x, int m, int k, const float *packed, const float *bias, int n, float *y) {
+    gemm(x, m, k, packed, bias, n, y, 0);
+}
+
+void xk_gemm_packed_f16(const float *x, int m, int k, const uint16_t *packed, const float *bias, int n, float *y) {
+    gemm(x, m, k, packed, bias, n, y, 1);
 }
 
 // Row by row (contiguous reads); a panel (32 × k halves) stays in cache while its columns are scattered into it.
@@ -433,9 +616,9 @@ XK_CLONES void xk_quantize_rows(const float *x, int m, int k, uint8_t *out, floa
 
 // Portable kernel over the same panels.
 XK_CLONES static void i8_gemm_generic(const uint8_t *xq, const float *xs, int m, int kp, const int8_t *packed,
-                                      const float *ws, const int32_t *comp, const float *bias, int n, float *y) {
-    int panels = (n + NR - 1) / NR;
-    for (int p = 0; p < panels; p++) {
+                                      const float *ws, const int32_t *comp, const float *bias, int n, float *y,
+                                      int p0, int p1) {
+    for (int p = p0; p < p1; p++) {
         const int8_t *panel = packed + (size_t)p * NR * kp;
         int cols = n - p * NR < NR ? n - p * NR : NR;
         for (int i = 0; i < m; i++) {
@@ -496,9 +679,8 @@ VNNI static inline __attribute__((always_inline)) void i8_tile_vnni(const uint8_
     case R: i8_tile_vnni(xb, kp, panel, R, xs + m0, ws + p * NR, comp + p * NR, bp, yb, n, cols); break;
 
 VNNI static void i8_gemm_vnni(const uint8_t *xq, const float *xs, int m, int kp, const int8_t *packed,
-                              const float *ws, const int32_t *comp, const float *bias, int n, float *y) {
-    int panels = (n + NR - 1) / NR;
-    for (int p = 0; p < panels; p++) {
+                              const float *ws, const int32_t *comp, const float *bias, int n, float *y, int p0, int p1) {
+    for (int p = p0; p < p1; p++) {
         const int8_t *panel = packed + (size_t)p * NR * kp;
         int cols = n - p * NR < NR ? n - p * NR : NR;
         float bpad[NR];
@@ -514,6 +696,23 @@ VNNI static void i8_gemm_vnni(const uint8_t *xq, const float *xs, int m, int kp,
     }
 }
 #endif
+
+typedef struct {
+    const uint8_t *xq; const float *xs; int m, kp; const int8_t *packed; const float *ws; const int32_t *comp;
+    const float *bias; int n; float *y; int level;
+} i8_job;
+
+static void i8_part(void *context, int part, int parts) {
+    const i8_job *j = context;
+    int panels = (j->n + NR - 1) / NR, p0 = panels * part / parts, p1 = panels * (part + 1) / parts;
+#if defined(__x86_64__)
+    if (j->level >= 1) {
+        i8_gemm_vnni(j->xq, j->xs, j->m, j->kp, j->packed, j->ws, j->comp, j->bias, j->n, j->y, p0, p1);
+        return;
+    }
+#endif
+    i8_gemm_generic(j->xq, j->xs, j->m, j->kp, j->packed, j->ws, j->comp, j->bias, j->n, j->y, p0, p1);
+}
 
 int xk_int8_level(void) {
 #if defined(__x86_64__)
@@ -535,13 +734,7 @@ void xk_gemm_packed_i8(const float *x, int m, int k, const int8_t *packed, const
     for (int r0 = 0; r0 < m; r0 += BLOCK) {
         int rows = m - r0 < BLOCK ? m - r0 : BLOCK;
         xk_quantize_rows(x + (size_t)r0 * k, rows, k, s->bytes, s->scales);
-        float *yb = y + (size_t)r0 * n;
-#if defined(__x86_64__)
-        if (level >= 1) {
-            i8_gemm_vnni(s->bytes, s->scales, rows, kp, packed, scales, compensation, bias, n, yb);
-            continue;
-        }
-#endif
-        i8_gemm_generic(s->bytes, s->scales, rows, kp, packed, scales, compensation, bias, n, yb);
+        i8_job job = {s->bytes, s->scales, rows, kp, packed, scales, compensation, bias, n, y + (size_t)r0 * n, level};
+        xk_parallel_panels(i8_part, &job, (size_t)rows * n * k, (n + NR - 1) / NR);
     }
 }

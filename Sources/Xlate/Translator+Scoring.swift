@@ -98,7 +98,7 @@ extension Translator {
         inputs.sort { $0.source.ids.count > $1.source.ids.count }
         let batches = options.threadBatches(inputs)
         let decoded = ParallelResults<[Hypothesis]>(count: batches.count)
-        DispatchQueue.concurrentPerform(iterations: min(options.threads, batches.count)) { _ in
+        options.runWorkers(batchCount: batches.count) {
             while let b = decoded.claim() {
                 let batch = batches[b]
                 let encoded = model.encode(batch.map(\.source.ids))

@@ -173,8 +173,7 @@ public final class Translator: Sendable {
         let batches = options.threadBatches(inputs)
         let translated = ParallelResults<[Translation]>(count: batches.count)
         let total = inputs.count
-        // Batches run on `threads` workers, each with single-threaded BLAS (see `BLAS`).
-        DispatchQueue.concurrentPerform(iterations: min(options.threads, batches.count)) { _ in
+        options.runWorkers(batchCount: batches.count) {
             while shouldStop?() != true, let b = translated.claim() {
                 let batch = batches[b]
                 let encoded = model.encode(batch.map(\.source.ids))
@@ -243,7 +242,8 @@ public struct TranslationOptions: Sendable, Equatable {
     /// ⌈batchSize / threads⌉ sentences (fewer when there are fewer texts than `batchSize`, so that every thread gets
     /// some). Memory follows the batch size, not the thread count.
     public var batchSize: Int = 32
-    /// Threads translating at the same time, each its own batches (single-threaded products: see `BLAS`).
+    /// Threads translating at the same time, each its own batches. With fewer batches than threads (a single
+    /// sentence, a short text), the spare threads split each batch's matrix products (`ProductThreads`).
     public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     /// Translate each text sentence by sentence (`SentenceSplitter`), cutting a sentence longer than the model's
     /// positions at safe boundaries, and rejoin the translations with the source's whitespace. Off by default: a
@@ -290,6 +290,13 @@ public struct TranslationOptions: Sendable, Equatable {
         let spread = (items.count + threads - 1) / threads
         let size = max(1, min(perThread, spread))
         return stride(from: 0, to: items.count, by: size).map { Array(items[$0..<min($0 + size, items.count)]) }
+    }
+
+    /// Runs `work` on the batch workers: `min(threads, batchCount)` threads at once (each with single-threaded BLAS,
+    /// see `BLAS`), each lending its packed products the threads left spare (`ProductThreads`).
+    func runWorkers(batchCount: Int, _ work: @Sendable () -> Void) {
+        let workers = max(1, min(threads, batchCount))
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in ProductThreads.with(threads / workers, work) }
     }
 
     /// Checks the options against each other and against `model`; translating does this first.

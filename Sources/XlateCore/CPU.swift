@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// What the processor can do, read from `/proc/cpuinfo` (Linux).
@@ -25,4 +26,22 @@ public struct CPUFeatures: Sendable, Equatable {
     }
 
     public var hasAVX2: Bool { flags.contains("avx2") && flags.contains("fma") }
+}
+
+/// Threads within one matrix product. A thread that translates alone (one sentence, fewer batches than threads)
+/// can lend its products the idle cores: each product of the packed kernels large enough to pay for it is split by
+/// output columns among the thread and helper threads of its own. Every output is computed by one thread in the
+/// same order, so results are identical whatever the count.
+public enum ProductThreads {
+    /// The count products on this thread use (1 unless inside `with`).
+    public static var current: Int { Int(xk_threads()) }
+
+    /// Runs `body` with this thread's products split among `threads` threads (this one and `threads - 1` helpers,
+    /// started on first use and stopped when the thread exits).
+    public static func with<R, E: Error>(_ threads: Int, _ body: () throws(E) -> R) throws(E) -> R {
+        let previous = xk_threads()
+        xk_set_threads(Int32(clamping: threads))
+        defer { xk_set_threads(previous) }
+        return try body()
+    }
 }

@@ -62,6 +62,13 @@ public enum Ops {
         xk_log_softmax(x, Int32(count))
     }
 
+    /// The first `i` in `0..<count` with `x[i] + add > threshold` (one float addition, as written), or `count`:
+    /// a vectorised scan for top-k selection, where few values pass.
+    @inline(__always)
+    public static func firstAbove(_ x: UnsafePointer<Float>, count: Int, adding add: Float, threshold: Float) -> Int {
+        Int(xk_first_above(x, Int32(count), add, threshold))
+    }
+
     /// `Σ a[i]·b[i]`.
     @inline(__always)
     public static func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {

@@ -102,9 +102,7 @@ public struct BeamSearch: SearchStrategy {
                     for b in 0..<numBeams {
                         let scores = logits(row(firstRow, b))
                         let runningScore = sentences[s].running[b].score
-                        for v in 0..<vocabularySize {
-                            top.insert(scores[v] + runningScore, index: b * vocabularySize + v)
-                        }
+                        top.insert(scores, adding: runningScore, firstIndex: b * vocabularySize)
                     }
                     let candidates = top.sorted.map { entry in
                         Candidate(
@@ -188,6 +186,23 @@ struct TopK {
     init(k: Int) {
         self.k = k
         sorted.reserveCapacity(k + 1)
+    }
+
+    /// Inserts `values[v] + add` with index `firstIndex + v` for each `v` in order: the same as `insert` one by one,
+    /// but once `k` values are held, a vectorised scan skips the values that cannot enter.
+    mutating func insert(_ values: UnsafeMutableBufferPointer<Float>, adding add: Float, firstIndex: Int) {
+        var v = 0
+        while v < values.count, sorted.count < k {
+            insert(values[v] + add, index: firstIndex + v)
+            v += 1
+        }
+        let base = values.baseAddress!
+        while v < values.count {
+            v += Ops.firstAbove(base + v, count: values.count - v, adding: add, threshold: sorted[k - 1].value)
+            guard v < values.count else { break }
+            insert(values[v] + add, index: firstIndex + v)
+            v += 1
+        }
     }
 
     @inline(__always)

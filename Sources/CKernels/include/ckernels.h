@@ -30,6 +30,17 @@ void xk_attend(const float *query, const float *keys, const float *values, int s
 /// `x[i] = x[i] * sigmoid(x[i])` (SiLU / swish).
 void xk_silu(float *x, int n);
 
+/// The first `i` in `0..<n` with `x[i] + add > threshold` (float addition, as written), or `n`.
+int xk_first_above(const float *x, int n, float add, float threshold);
+
+/// Threads the products (GEMMs) called from this thread may use: the thread itself plus helper threads of its own,
+/// started on first use and stopped when the thread exits. 1 (the default): products run on the calling thread only.
+/// Results are identical for every value.
+void xk_set_threads(int threads);
+
+/// This thread's `xk_set_threads` value.
+int xk_threads(void);
+
 /// Floats needed to pack a weight of `n` output × `k` input features.
 size_t xk_packed_size(int n, int k);
 
