@@ -286,6 +286,16 @@ XK_CLONES void xk_pack_weight(const float *w, int n, int k, float *packed) {
     }
 }
 
+void xk_packed_row(const float *packed, int k, int row, float *out) {
+    const float *column = packed + (size_t)(row / NR) * k * NR + row % NR;
+    for (int kk = 0; kk < k; kk++) out[kk] = column[(size_t)kk * NR];
+}
+
+void xk_packed_row_f16(const uint16_t *packed, int k, int row, float *out) {
+    const _Float16 *column = (const _Float16 *)packed + (size_t)(row / NR) * k * NR + row % NR;
+    for (int kk = 0; kk < k; kk++) out[kk] = (float)column[(size_t)kk * NR];
+}
+
 // Loads 32 weights of one k row of a panel as floats: two vectors of 16.
 static inline __attribute__((always_inline)) void load_f32(const void *panel, int kk, v16 *w0, v16 *w1) {
     const float *p = (const float *)panel + (size_t)kk * NR;

@@ -1,13 +1,23 @@
 import CKernels
 
 /// A token embedding table `[rows, width]`, stored in half precision when every value is exactly a half (a float16
-/// checkpoint: half the memory of floats, identical values), else as floats. Rows are widened to floats on lookup.
+/// checkpoint: half the memory of floats, identical values), else as floats — or read from the output projection
+/// it is tied to (`init(rowsOf:)`), with no storage of its own. Rows are widened to floats on lookup.
 public final class EmbeddingTable: @unchecked Sendable {
     public let rows: Int
     public let width: Int
-    /// `[rows, width]` halves, or nil when the table holds floats.
+    /// `[rows, width]` halves, or nil when the table holds floats or reads a matrix.
     private let halves: UnsafeMutablePointer<UInt16>?
     private let floats: FloatBuffer?
+    private let matrix: WeightMatrix?
+
+    /// The rows of `matrix` (`[rows, width]` = `[outFeatures, inFeatures]`), which must store exact rows
+    /// (`storesExactRows`): a decoder embedding tied to the output projection, sharing its memory.
+    public init(rowsOf matrix: WeightMatrix) {
+        precondition(matrix.storesExactRows, "an int8 matrix cannot serve as an embedding table")
+        (rows, width) = (matrix.outFeatures, matrix.inFeatures)
+        (halves, floats, self.matrix) = (nil, nil, matrix)
+    }
 
     /// The table of `values [rows, width]` (copied).
     public init(_ values: UnsafePointer<Float>, rows: Int, width: Int) {
@@ -15,6 +25,7 @@ public final class EmbeddingTable: @unchecked Sendable {
         self.width = width
         let count = rows * width
         let halves = UnsafeMutablePointer<UInt16>.allocate(capacity: max(count, 1))
+        matrix = nil
         if xk_f32_to_f16_exact(values, halves, count) != 0 {
             (self.halves, floats) = (halves, nil)
         } else {
@@ -32,7 +43,7 @@ public final class EmbeddingTable: @unchecked Sendable {
         self.width = width
         let halves = UnsafeMutablePointer<UInt16>.allocate(capacity: max(rows * width, 1))
         UnsafeMutableRawPointer(halves).copyMemory(from: source, byteCount: rows * width * 2)
-        (self.halves, floats) = (halves, nil)
+        (self.halves, floats, matrix) = (halves, nil, nil)
     }
 
     deinit { halves?.deallocate() }
@@ -43,8 +54,8 @@ public final class EmbeddingTable: @unchecked Sendable {
     /// True when the table is stored in half precision.
     public var isHalf: Bool { halves != nil }
 
-    /// Bytes of storage.
-    public var byteCount: Int { rows * width * (isHalf ? 2 : 4) }
+    /// Bytes of storage of its own (0 when it reads a matrix).
+    public var byteCount: Int { matrix == nil ? rows * width * (isHalf ? 2 : 4) : 0 }
 
     /// Writes row `row` (`width` floats) to `destination`.
     @inline(__always)
@@ -52,8 +63,10 @@ public final class EmbeddingTable: @unchecked Sendable {
         precondition(row >= 0 && row < rows, "embedding row \(row) outside 0..<\(rows)")
         if let halves {
             xk_f16_to_f32(halves + row * width, destination, width)
+        } else if let floats {
+            destination.update(from: floats.pointer + row * width, count: width)
         } else {
-            destination.update(from: floats!.pointer + row * width, count: width)
+            matrix!.copyRow(row, to: destination)
         }
     }
 }

@@ -165,6 +165,24 @@ public struct WeightMatrix: Sendable {
         }
     }
 
+    /// True when `copyRow` can read the weights back exactly: float storage (packed floats or halves, or
+    /// OpenBLAS's row-major copy), not int8.
+    public var storesExactRows: Bool { computeType == .float32 }
+
+    /// Writes `W[row, 0..<inFeatures]` to `destination`: the weights as stored (halves widened), gathered from the
+    /// packed panels — so a token embedding tied to its output projection needs no copy of its own.
+    public func copyRow(_ row: Int, to destination: UnsafeMutablePointer<Float>) {
+        precondition(storesExactRows, "an int8 matrix cannot give back its rows")
+        precondition(row >= 0 && row < outFeatures, "row \(row) outside 0..<\(outFeatures)")
+        if path == .openBLAS {
+            destination.update(from: storage.floats + row * inFeatures, count: inFeatures)
+        } else if isHalf {
+            xk_packed_row_f16(storage.halves, Int32(inFeatures), Int32(row), destination)
+        } else {
+            xk_packed_row(storage.floats, Int32(inFeatures), Int32(row), destination)
+        }
+    }
+
     /// Bytes of weight storage.
     public var byteCount: Int { storage.byteCount + (columnScales?.byteCount ?? 0) + (compensation?.byteCount ?? 0) }
 

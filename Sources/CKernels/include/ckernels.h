@@ -47,6 +47,12 @@ size_t xk_packed_size(int n, int k);
 /// Packs `w` (`[n, k]` row-major, PyTorch's `nn.Linear.weight`) into panels of 32 output columns.
 void xk_pack_weight(const float *w, int n, int k, float *packed);
 
+/// Row `row` of the weight packed by `xk_pack_weight` (`k` floats of column `row` of the panels) into `out`.
+void xk_packed_row(const float *packed, int k, int row, float *out);
+
+/// The same from half-precision panels (`xk_pack_weight_f16`, `xk_pack_halves`), widened to floats.
+void xk_packed_row_f16(const uint16_t *packed, int k, int row, float *out);
+
 /// `y[m, n] = x[m, k] · wᵀ + bias` (bias may be NULL) with `w` packed by `xk_pack_weight`.
 void xk_gemm_packed(const float *x, int m, int k, const float *packed, const float *bias, int n, float *y);
 
