@@ -312,16 +312,28 @@ static inline __attribute__((always_inline)) void load_f16(const void *panel, in
     *w1 = __builtin_convertvector(*(const h16 *)(p + 16), v16);
 }
 
-// `next`: the panel the following call will read, or NULL. Its lines are prefetched into L2 while this panel computes,
-// k row by k row: the hardware prefetchers stop at each 4 KiB page, so a panel streamed from memory (a large
-// vocabulary's output projection is ~100 MB) would otherwise stall at every page.
-static inline __attribute__((always_inline)) void tile(const float *x, int k, const void *panel, int half, int rows,
-                                                      const float *bias, float *y, int ldy, int cols,
-                                                      const char *next) {
+// One MR × NR tile over k rows kb..<ke of a panel. `first`: the sums start at zero, else from `y` (the previous k
+// block's sums, stored as floats: reloading them continues the same chain of fused multiply-adds, so blocking k
+// changes no bit of the result); `bias` (only with the last block) is added at the end, as before blocking.
+// `next`: the panel the following tile will read (or NULL); its lines of this k block are prefetched into L2 while
+// this one computes, k row by k row: the hardware prefetchers stop at each 4 KiB page, so a panel streamed from
+// memory (a large vocabulary's output projection is ~100 MB) would otherwise stall at every page.
+static inline __attribute__((always_inline)) void tile(const float *x, int k, int kb, int ke, const void *panel,
+                                                      int half, int rows, int first, const float *bias, float *y,
+                                                      int ldy, int cols, const char *next) {
     v16 a0[MR], a1[MR];
+    if (first) {
 #pragma clang loop unroll(full)
-    for (int i = 0; i < rows; i++) { a0[i] = (v16){0}; a1[i] = (v16){0}; }
-    for (int kk = 0; kk < k; kk++) {
+        for (int i = 0; i < rows; i++) { a0[i] = (v16){0}; a1[i] = (v16){0}; }
+    } else {
+#pragma clang loop unroll(full)
+        for (int i = 0; i < rows; i++) {
+            float t[NR] = {0};
+            memcpy(t, y + (size_t)i * ldy, cols * sizeof(float));
+            memcpy(&a0[i], t, 64); memcpy(&a1[i], t + 16, 64);
+        }
+    }
+    for (int kk = kb; kk < ke; kk++) {
         v16 w0, w1;
         if (half) load_f16(panel, kk, &w0, &w1); else load_f32(panel, kk, &w0, &w1);
         if (next) {
@@ -340,7 +352,7 @@ static inline __attribute__((always_inline)) void tile(const float *x, int k, co
     if (bias) { memcpy(&b0, bias, 16 * sizeof(float)); memcpy(&b1, bias + 16, 16 * sizeof(float)); }
 #pragma clang loop unroll(full)
     for (int i = 0; i < rows; i++) {
-        v16 r0 = a0[i] + b0, r1 = a1[i] + b1;
+        v16 r0 = bias ? a0[i] + b0 : a0[i], r1 = bias ? a1[i] + b1 : a1[i];
         if (cols == NR) {
             *(v16 *)(y + (size_t)i * ldy) = r0;
             *(v16 *)(y + (size_t)i * ldy + 16) = r1;
@@ -352,23 +364,42 @@ static inline __attribute__((always_inline)) void tile(const float *x, int k, co
     }
 }
 
-#define TILE(R) \
-    case R: if (next) tile(xb, k, panel, HALF, R, bp, yb, n, cols, next); else tile(xb, k, panel, HALF, R, bp, yb, n, cols, 0); break;
+#define TILE(R)                                                                                                    \
+    case R:                                                                                                        \
+        if (next) tile(xb, k, kb, ke, panel, HALF, R, first, bp, yb, n, cols, next);                              \
+        else tile(xb, k, kb, ke, panel, HALF, R, first, bp, yb, n, cols, 0);                                      \
+        break;
+
+// Blocks: KC k rows at a time, so that a tile's panel block and the rows' activations stay in L2 however large k
+// is (4096 in the FFN of the large models); MB rows at a time, so that the activations of a block (MB × KC floats,
+// 480 KiB) stay in L2 while every panel passes. The decoder's rows (beams × sentences ≤ MB) are one block, and a
+// k ≤ KC is one block: each weight is then read once per call.
+enum { KC = 512, MB = 20 * MR };
 
 #define GEMM_BODY                                                                                                  \
-    for (int p = p0; p < p1; p++) {                                                                                \
-        const char *panel = (const char *)packed + (size_t)p * k * NR * ELEMENT;                                   \
-        int cols = n - p * NR < NR ? n - p * NR : NR;                                                              \
-        float bpad[NR];                                                                                            \
-        const float *bp = 0;                                                                                       \
-        if (bias) { memset(bpad, 0, sizeof bpad); memcpy(bpad, bias + p * NR, cols * sizeof(float)); bp = bpad; }  \
-        for (int m0 = 0; m0 < m; m0 += MR) {                                                                       \
-            int rows = m - m0 < MR ? m - m0 : MR;                                                                  \
-            const float *xb = x + (size_t)m0 * k;                                                                  \
-            float *yb = y + (size_t)m0 * n + p * NR;                                                               \
-            const char *next = m0 == 0 && p + 1 < p1 ? panel + (size_t)k * NR * ELEMENT : 0;                       \
-            switch (rows) { TILE(12) TILE(11) TILE(10) TILE(9) TILE(8) TILE(7) TILE(6) TILE(5) TILE(4) TILE(3)     \
-                            TILE(2) TILE(1) }                                                                      \
+    for (int mb = 0; mb < m; mb += MB) {                                                                           \
+        int me = m - mb < MB ? m : mb + MB;                                                                        \
+        for (int kb = 0; kb < k; kb += KC) {                                                                       \
+            int ke = k - kb < KC ? k : kb + KC, first = kb == 0;                                                   \
+            for (int p = p0; p < p1; p++) {                                                                        \
+                const char *panel = (const char *)packed + (size_t)p * k * NR * ELEMENT;                           \
+                int cols = n - p * NR < NR ? n - p * NR : NR;                                                      \
+                float bpad[NR];                                                                                    \
+                const float *bp = 0;                                                                               \
+                if (bias && ke == k) {                                                                             \
+                    memset(bpad, 0, sizeof bpad);                                                                  \
+                    memcpy(bpad, bias + p * NR, cols * sizeof(float));                                             \
+                    bp = bpad;                                                                                     \
+                }                                                                                                  \
+                for (int m0 = mb; m0 < me; m0 += MR) {                                                             \
+                    int rows = me - m0 < MR ? me - m0 : MR;                                                        \
+                    const float *xb = x + (size_t)m0 * k;                                                          \
+                    float *yb = y + (size_t)m0 * n + p * NR;                                                       \
+                    const char *next = m0 == mb && p + 1 < p1 ? panel + (size_t)k * NR * ELEMENT : 0;              \
+                    switch (rows) { TILE(12) TILE(11) TILE(10) TILE(9) TILE(8) TILE(7) TILE(6) TILE(5) TILE(4)     \
+                                    TILE(3) TILE(2) TILE(1) }                                                      \
+                }                                                                                                  \
+            }                                                                                                      \
         }                                                                                                          \
     }
 
