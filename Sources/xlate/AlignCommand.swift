@@ -35,10 +35,10 @@ struct AlignCommand: ParsableCommand {
 
     private var quiet: Bool { input.filled(from: root.input).quiet }
 
-    @Option(help: "Decoder layer whose cross-attention to show (from 0). Default: the model's alignment layer, else the last.")
+    @Option(help: "Decoder layer whose cross-attention to show (from 0). Default: the model's alignment layer, else the last; with --pairs, its given-pair setting (generation_config.json \"xlate_pair_alignment\") when it has one.")
     var layer: Int?
 
-    @Option(help: ArgumentHelp("Attention heads to average, e.g. 0,5. Default: all heads (the model's alignment heads when neither --layer nor --heads is given).", valueName: "list"))
+    @Option(help: ArgumentHelp("Attention heads to average, e.g. 0,5. Default: all heads (the model's alignment heads, or with --pairs its given-pair heads, when neither --layer nor --heads is given).", valueName: "list"))
     var heads: String?
 
     @Option(help: "words, or pieces (SentencePiece pieces, special tokens included).")

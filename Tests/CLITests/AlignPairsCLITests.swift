@@ -61,6 +61,26 @@ extension CLITests {
             #expect((error["error"] as? String)?.hasPrefix("line 2: expected") == true)
         }
 
+        /// Given pairs are read with the model's given-pair setting (generation_config.json "xlate_pair_alignment"),
+        /// not the heads its own translations are aligned with: for de-en, layer 1's average rather than layer 2
+        /// heads 0,5; --layer/--heads still choose; the reverse direction takes the reverse model's setting.
+        @Test func pairsTakeTheModelsPairSetting() throws {
+            let input = "Die Katze saß auf der Matte . ||| The cat sat on the mat .\n"
+            let byDefault = try CLI.run(["align", "-s", "de", "-t", "en", "--pairs", "--format", "json", "--symmetrize", "none"], input: input)
+            #expect(byDefault.status == 0, "stderr: \(byDefault.stderr)")
+            let object = try jsonObject(try #require(byDefault.lines.first))
+            #expect(object["layer"] as? Int == 1 && object["heads"] == nil, "\(object)")
+            #expect(object["method"] as? String == "predicting, skips punctuation")
+            let chosen = try CLI.run(
+                ["align", "--model", "Models/xlate-de-en", "--pairs", "--format", "json", "--layer", "2", "--heads", "0,5"], input: input)
+            #expect(chosen.status == 0, "stderr: \(chosen.stderr)")
+            let heads = try jsonObject(try #require(chosen.lines.first))
+            #expect(heads["layer"] as? Int == 2 && heads["heads"] as? [Int] == [0, 5], "\(heads)")
+            let english = try CLI.run(["align", "-s", "en", "-t", "de", "--pairs", "--format", "json", "--symmetrize", "none"], input: Self.cat + "\n")
+            let forward = try jsonObject(try #require(english.lines.first))
+            #expect(forward["layer"] as? Int == 1 && forward["heads"] as? [Int] == [4], "\(forward)")
+        }
+
         /// Both directions: the reverse model (de-en, found from --src/--tgt) aligns the other way; intersection ⊆
         /// each direction ⊆ union, and the printed links are the chosen combination of the two.
         @Test func symmetrizeCombinesBothDirections() throws {
