@@ -13,7 +13,8 @@ struct AlignCommand: ParsableCommand {
             the source word each target word attended to most) and the hard links in the Moses/Pharaoh format \
             (source-target word indices from 0). The heatmap fits --width, else $COLUMNS, else the terminal, else \
             100 columns. The attention defaults to the model's alignment heads (generation_config.json \
-            "alignment_heads"), else the average of all heads of the last decoder layer.
+            "alignment_heads"), else the average of all heads of the last decoder layer; with --pairs, to its \
+            setting for given pairs ("xlate_pair_alignment", learned on a hand-aligned gold set) when it has one.
 
             The model, input and decoding options are those of 'xlate'.
 
