@@ -23,9 +23,11 @@ public struct AlignmentMethod: Sendable, Hashable, CustomStringConvertible {
     /// existed; Marian's and fairseq's `--print-alignment`).
     public static let predicting = AlignmentMethod()
 
-    /// The method alignments use unless told otherwise: the best measured on the committed gold (ARCHITECTURE.md,
-    /// "Alignment methods"): the predicting step's attention, punctuation skipped (AER 25.5 % en→de and 25.3 %
-    /// de→en on the test half, from 27.9 % and 28.3 %; shift-att is far worse with these models).
+    /// The method translations' alignments use unless told otherwise (given pairs: the model's
+    /// ``Translator/defaultPairAlignment``), the best measured on the committed gold (ARCHITECTURE.md, "Alignment
+    /// methods"): the predicting step's attention, punctuation skipped (with the bundled models' `alignment_heads`,
+    /// AER 25.5 % en→de and 26.8 % de→en on the test half, from 27.9 % and 28.3 %; shift-att is far worse with these
+    /// models).
     public static let `default` = AlignmentMethod(skipsPunctuation: true)
 
     /// "shifted, skips punctuation", "predicting".

@@ -192,7 +192,7 @@ extension Translator {
         {
             alignment = Alignment(
                 sourcePieces: sourceTokens + [eos], targetPieces: best.pieces, matrix: matrix, request: request,
-                method: options.alignmentMethod, languageTokens: languageTokens)
+                method: options.alignmentMethod ?? .default, languageTokens: languageTokens)
         }
         return Translation(
             source: source, text: hypotheses.first?.text ?? "", sourceTokens: sourceTokens, sourceIds: sourceIds,

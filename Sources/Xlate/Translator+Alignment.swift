@@ -14,11 +14,12 @@ extension Translator {
     /// corpus aligns token by token; link indices count those tokens. A blank side gives an alignment with no
     /// links (and no pieces).
     ///
-    /// - Parameter options: `decoding.crossAttention` chooses the layer and heads (nil: ``defaultAlignmentRequest``),
-    ///   `alignmentMethod` how links are read; `prefix` (T5) is put before the source and left out of the alignment.
-    ///   Default: ``defaultOptions``.
+    /// - Parameter options: `decoding.crossAttention` chooses the layer and heads, `alignmentMethod` how links are
+    ///   read; each left nil is the model's given-pair setting's (``defaultPairAlignment``: measured on human
+    ///   translations, which may differ from ``defaultAlignmentRequest``, the heads for the model's own). `prefix`
+    ///   (T5) is put before the source and left out of the alignment. Default: ``defaultOptions``.
     /// - Throws: `DecodingError` for invalid options, ``TargetTooLong`` for a target the decoder cannot read,
-    ///   `ModelError` for invalid `alignment_heads` in the model folder.
+    ///   `ModelError` for an invalid `alignment_heads` or `xlate_pair_alignment` in the model folder.
     public func align(source: String, target: String, options: TranslationOptions? = nil) throws -> Alignment {
         try align([(source, target)], options: options)[0]
     }
@@ -27,7 +28,13 @@ extension Translator {
     /// ``align(source:target:options:)``.
     public func align(_ pairs: [(source: String, target: String)], options: TranslationOptions? = nil) throws -> [Alignment] {
         var options = options ?? defaultOptions
-        let request = try options.decoding.crossAttention ?? defaultAlignmentRequest
+        let request: CrossAttentionRequest, method: AlignmentMethod
+        if let chosen = options.decoding.crossAttention, let chosenMethod = options.alignmentMethod {
+            (request, method) = (chosen, chosenMethod)
+        } else {
+            let setting = try defaultPairAlignment
+            (request, method) = (options.decoding.crossAttention ?? setting.request, options.alignmentMethod ?? setting.method)
+        }
         options.decoding.crossAttention = request
         let blank = pairs.map { $0.source.allSatisfy(\.isWhitespace) || $0.target.allSatisfy(\.isWhitespace) }
         let work = pairs.indices.filter { !blank[$0] }
@@ -37,7 +44,7 @@ extension Translator {
         var results = pairs.map { pair in
             // Nothing to attend to or nothing read: the words, and no pieces under them.
             Alignment(
-                sourcePieces: [], targetPieces: [], matrix: [], request: request, method: options.alignmentMethod,
+                sourcePieces: [], targetPieces: [], matrix: [], request: request, method: method,
                 sourceWords: Alignment.words(text: pair.source, pieces: []),
                 targetWords: Alignment.words(text: pair.target, pieces: []))
         }
@@ -50,7 +57,7 @@ extension Translator {
             let matrix = forced.hypothesis.crossAttention!.map { Array($0.dropFirst(prefixLength)) }
             results[index] = Alignment(
                 sourcePieces: sourcePieces, targetPieces: targetPieces, matrix: matrix, request: request,
-                method: options.alignmentMethod,
+                method: method,
                 sourceWords: Alignment.words(text: pairs[index].source, pieces: sourcePieces),
                 targetWords: Alignment.words(text: pairs[index].target, pieces: targetPieces))
         }

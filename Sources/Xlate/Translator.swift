@@ -189,7 +189,7 @@ public final class Translator: Sendable {
                 translated.store(zip(batch, hypotheses).map { input, nbest in
                     makeTranslation(
                         source: texts[input.index], tokens: input.source, truncated: input.truncated, nbest: nbest,
-                        attention: options.decoding.crossAttention, alignmentMethod: options.alignmentMethod,
+                        attention: options.decoding.crossAttention, alignmentMethod: options.alignmentMethod ?? .default,
                         maxLength: options.decoding.effectiveMaxLength, prefixLength: input.prefixLength)
                 }, at: b)
                 progress?(batch.count, total)
@@ -266,8 +266,9 @@ public struct TranslationOptions: Sendable, Equatable {
     /// (`opus-mt-en-de`) or its tokenizer's default, else every language's rules.
     public var sourceLanguage: String?
     /// How ``Translation/alignment`` reads links from the attention `decoding.crossAttention` asks for (and
-    /// ``Translator/align(source:target:options:)`` too).
-    public var alignmentMethod: AlignmentMethod = .default
+    /// ``Translator/align(source:target:options:)`` too). Nil: ``AlignmentMethod/default`` for translations, the
+    /// model's given-pair method (``Translator/defaultPairAlignment``) for given pairs.
+    public var alignmentMethod: AlignmentMethod?
     /// The language to translate into, for a multilingual model (M2M100, NLLB-200, mBART-50): ISO 639-1 ("de") or
     /// the model's own code ("deu_Latn"); its token is forced as the first of the output. Such a model needs one
     /// (unless `decoding.forcedBOSTokenId` is set); a model of one language pair ignores it.

@@ -13,7 +13,8 @@ struct AlignCommand: ParsableCommand {
             the source word each target word attended to most) and the hard links in the Moses/Pharaoh format \
             (source-target word indices from 0). The heatmap fits --width, else $COLUMNS, else the terminal, else \
             100 columns. The attention defaults to the model's alignment heads (generation_config.json \
-            "alignment_heads"), else the average of all heads of the last decoder layer.
+            "alignment_heads"), else the average of all heads of the last decoder layer; with --pairs, to its \
+            setting for given pairs ("xlate_pair_alignment", learned on a hand-aligned gold set) when it has one.
 
             The model, input and decoding options are those of 'xlate'.
 
@@ -35,10 +36,10 @@ struct AlignCommand: ParsableCommand {
 
     private var quiet: Bool { input.filled(from: root.input).quiet }
 
-    @Option(help: "Decoder layer whose cross-attention to show (from 0). Default: the model's alignment layer, else the last.")
+    @Option(help: "Decoder layer whose cross-attention to show (from 0). Default: the model's alignment layer, else the last; with --pairs, its given-pair setting (generation_config.json \"xlate_pair_alignment\") when it has one.")
     var layer: Int?
 
-    @Option(help: ArgumentHelp("Attention heads to average, e.g. 0,5. Default: all heads (the model's alignment heads when neither --layer nor --heads is given).", valueName: "list"))
+    @Option(help: ArgumentHelp("Attention heads to average, e.g. 0,5. Default: all heads (the model's alignment heads, or with --pairs its given-pair heads, when neither --layer nor --heads is given).", valueName: "list"))
     var heads: String?
 
     @Option(help: "words, or pieces (SentencePiece pieces, special tokens included).")

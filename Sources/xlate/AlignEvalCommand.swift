@@ -14,6 +14,11 @@ struct AlignEvalCommand: ParsableCommand {
             model (forward) and the TGT-SRC model (reverse), and prints a table: for each method and direction its \
             AER on the dev half (even lines, where layer and heads are chosen) and AER, precision and recall on \
             the test half (odd lines, never used for a choice).
+
+            Given pairs (align --pairs) are aligned with the model's "xlate_pair_alignment" (generation_config.json), \
+            its own translations with its "alignment_heads". --write stores in each model's \
+            "xlate_pair_alignment" the layer, heads and reading method with the lowest dev AER (the file is \
+            rewritten with sorted keys).
             """,
         shouldDisplay: false)
 
@@ -22,6 +27,9 @@ struct AlignEvalCommand: ParsableCommand {
 
     @Option(help: ArgumentHelp("The languages of the gold's source and target sides: its files' names.", valueName: "src-tgt"))
     var pair = "en-de"
+
+    @Flag(help: "Write the setting learned on the dev half into each model's generation_config.json (\"xlate_pair_alignment\").")
+    var write = false
 
     /// The alignment heads the bundled models named before the methods were measured (their generation_config.json
     /// until then): the "before" rows read them at the predicting step, every source word a candidate. Other
@@ -69,6 +77,7 @@ struct AlignEvalCommand: ParsableCommand {
         var rows: [Measured] = []
         var bestOnDev: [String: Measured] = [:]  // per direction
         var before: [String: Measured] = [:], after: [String: Measured] = [:]
+        var learnedOnDev: [String: String] = [:]  // per direction: the given-pair setting with the lowest dev AER
         for reverse in [false, true] {
             let (from, to) = reverse ? (languages[1], languages[0]) : (languages[0], languages[1])
             let direction = "\(from)→\(to)"
@@ -82,6 +91,10 @@ struct AlignEvalCommand: ParsableCommand {
             let chosen = try translator.defaultAlignmentRequest
             let previous = Self.headsBefore["\(from)-\(to)"] ?? chosen
             for request in [chosen, previous] where !requests.contains(request) { requests.append(request) }
+            // What a choice is learned among: every layer's average, every head, the model's heads, the heads before.
+            let candidates = requests
+            var pairSetting = try translator.defaultPairAlignment
+            if !requests.contains(pairSetting.request) { requests.append(pairSetting.request) }
             var options = translator.defaultOptions
             options.alignmentMethod = .predicting
             var aligned: [CrossAttentionRequest: [Alignment]] = [:]
@@ -108,21 +121,33 @@ struct AlignEvalCommand: ParsableCommand {
                     return reverse ? links.map(\.swapped) : links
                 }
             }
-            /// The request whose links under `method` have the lowest AER on the dev half.
+            /// The candidate whose links under `method` have the lowest AER on the dev half (the first of equals).
             func learned(_ method: AlignmentMethod) -> (CrossAttentionRequest, [[Alignment.Link]]) {
-                let scored = requests.map { ($0, links(aligned[$0]!, method)) }
+                let scored = candidates.map { ($0, links(aligned[$0]!, method)) }
                 return scored.min { score($0.1, dev).errorRate < score($1.1, dev).errorRate }!
             }
             let skip = AlignmentMethod(skipsPunctuation: true)
             let shifted = AlignmentMethod(shifted: true), shiftedSkip = AlignmentMethod(shifted: true, skipsPunctuation: true)
+            let methods = [AlignmentMethod.predicting, skip, shifted, shiftedSkip]
+            // The given-pair setting: layer, heads and method with the lowest dev AER of all.
+            let best = methods.map { method in (method: method, learned: learned(method)) }
+                .min { score($0.learned.1, dev).errorRate < score($1.learned.1, dev).errorRate }!
+            learnedOnDev[direction] = "\(best.learned.0.label), \(best.method)"
+            if write {
+                let file = try Self.writePairAlignment(best.learned.0, best.method, in: translator.directory)
+                printError("wrote \(PairAlignmentSetting.key) (\(best.learned.0.label), \(best.method)) to \(file.path)")
+                pairSetting = try translator.defaultPairAlignment
+            }
             var measured: [Measured] = []
             func add(_ name: String, _ links: [[Alignment.Link]]) {
                 measured.append(Measured(name: name, direction: direction, links: links))
             }
             add("before: \(previous.label), predicting step", links(aligned[previous]!, .predicting))
             before[direction] = measured[0]
-            add("after (the default): model's heads (\(chosen.label)), \(AlignmentMethod.default)", links(aligned[chosen]!, .default))
-            after[direction] = measured[1]
+            add("own translations' default: alignment_heads (\(chosen.label)), \(AlignmentMethod.default)", links(aligned[chosen]!, .default))
+            add("after (the given-pair default): \(PairAlignmentSetting.key) (\(pairSetting.request.label)), \(pairSetting.method)",
+                links(aligned[pairSetting.request]!, pairSetting.method))
+            after[direction] = measured[2]
             let last = CrossAttentionRequest(layer: model.decoderLayerCount - 1)
             add("last layer, all heads (\(last.label)), predicting step", links(aligned[last]!, .predicting))
             add("all layers and heads averaged, predicting step", links(allAveraged, .predicting))
@@ -151,7 +176,9 @@ struct AlignEvalCommand: ParsableCommand {
         }
 
         var out = "Gold: \(gold) (\(sources.count) pairs; dev: the \(dev.count) even lines, test: the \(test.count) odd lines)\n"
-        out += "Best on dev: \(forwardName): \(bestOnDev[forwardName]!.name); \(reverseName): \(bestOnDev[reverseName]!.name)\n\n"
+        out += "Best on dev: \(forwardName): \(bestOnDev[forwardName]!.name); \(reverseName): \(bestOnDev[reverseName]!.name)\n"
+        out += "Given-pair setting learned on dev\(write ? " (written)" : " (--write stores it)"): \(forwardName): "
+            + "\(learnedOnDev[forwardName]!); \(reverseName): \(learnedOnDev[reverseName]!)\n\n"
         out += "| direction | method | dev AER | test AER | test precision | test recall |\n|---|---|---|---|---|---|\n"
         for row in rows {
             let d = score(row.links, dev), t = score(row.links, test)
@@ -162,4 +189,20 @@ struct AlignEvalCommand: ParsableCommand {
     }
 
     private func percent(_ value: Double) -> String { String(format: "%.1f %%", value * 100) }
+
+    /// Sets `xlate_pair_alignment` in `directory`'s generation_config.json to `request` read with `method`; returns
+    /// the file. The file is rewritten with sorted keys, as transformers writes it (spacing aside).
+    static func writePairAlignment(_ request: CrossAttentionRequest, _ method: AlignmentMethod, in directory: URL) throws -> URL {
+        let file = directory.appendingPathComponent("generation_config.json")
+        guard let data = FileManager.default.contents(atPath: file.path) else { throw ReadFailure(input: file.path, code: ENOENT) }
+        guard var object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw ValidationError("\(file.path): not a JSON object; cannot add \(PairAlignmentSetting.key)")
+        }
+        var setting: [String: Any] = ["layer": request.layer, "shifted": method.shifted, "skips_punctuation": method.skipsPunctuation]
+        if let heads = request.heads { setting["heads"] = heads }
+        object[PairAlignmentSetting.key] = setting
+        let text = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        try (text + Data("\n".utf8)).write(to: file, options: .atomic)
+        return file
+    }
 }

@@ -50,9 +50,11 @@ extension AlignCommand {
         let translator = try selection.loadTranslator(quiet: input.quiet)
         var options = try decoding.filled(from: root.decoding)
             .options(for: translator, source: selection.source, target: selection.target)
-        let fallback = try translator.defaultAlignmentRequest
+        // The model's setting for given pairs, which may differ from the heads for its own translations.
+        let fallback = try translator.defaultPairAlignment
         options.decoding.crossAttention = CrossAttentionRequest(
-            layer: layer ?? fallback.layer, heads: try headList() ?? (layer == nil ? fallback.heads : nil))
+            layer: layer ?? fallback.request.layer, heads: try headList() ?? (layer == nil ? fallback.request.heads : nil))
+        options.alignmentMethod = fallback.method
         try options.validate(for: translator.model)
         let reverse = try reverseTranslator(selection, quiet: input.quiet)
         let symmetrization = reverse == nil ? nil : symmetrize?.symmetrization ?? .growDiagFinalAnd

@@ -61,6 +61,87 @@ extension CLITests {
             #expect((error["error"] as? String)?.hasPrefix("line 2: expected") == true)
         }
 
+        /// Given pairs are read with the model's given-pair setting (generation_config.json "xlate_pair_alignment"),
+        /// not the heads its own translations are aligned with: for de-en, layer 1's average rather than layer 2
+        /// heads 0,5; --layer/--heads still choose; the reverse direction takes the reverse model's setting.
+        @Test func pairsTakeTheModelsPairSetting() throws {
+            let input = "Die Katze saß auf der Matte . ||| The cat sat on the mat .\n"
+            let byDefault = try CLI.run(["align", "-s", "de", "-t", "en", "--pairs", "--format", "json", "--symmetrize", "none"], input: input)
+            #expect(byDefault.status == 0, "stderr: \(byDefault.stderr)")
+            let object = try jsonObject(try #require(byDefault.lines.first))
+            #expect(object["layer"] as? Int == 1 && object["heads"] == nil, "\(object)")
+            #expect(object["method"] as? String == "predicting, skips punctuation")
+            let chosen = try CLI.run(
+                ["align", "--model", "Models/xlate-de-en", "--pairs", "--format", "json", "--layer", "2", "--heads", "0,5"], input: input)
+            #expect(chosen.status == 0, "stderr: \(chosen.stderr)")
+            let heads = try jsonObject(try #require(chosen.lines.first))
+            #expect(heads["layer"] as? Int == 2 && heads["heads"] as? [Int] == [0, 5], "\(heads)")
+            let english = try CLI.run(["align", "-s", "en", "-t", "de", "--pairs", "--format", "json", "--symmetrize", "none"], input: Self.cat + "\n")
+            let forward = try jsonObject(try #require(english.lines.first))
+            #expect(forward["layer"] as? Int == 1 && forward["heads"] as? [Int] == [4], "\(forward)")
+        }
+
+        /// `align-eval --write` learns the given-pair setting on the gold's dev half and writes it into each model's
+        /// generation_config.json, keeping the other keys; `align --pairs` with that folder then reads pairs with it.
+        /// Run on copies of the bundled models (found first through XLATE_MODELS) and the gold's first 8 pairs.
+        @Test func alignEvalWritesTheSettingItLearnsOnDev() throws {
+            try withTemporaryDirectory { directory in
+                let gold = directory.appendingPathComponent("gold"), models = directory.appendingPathComponent("models")
+                try FileManager.default.createDirectory(at: gold, withIntermediateDirectories: true)
+                for name in ["en.txt", "de.txt", "gold.txt"] {
+                    let text = try String(contentsOf: CLI.repoRoot.appendingPathComponent("Fixtures/alignment-gold/\(name)"), encoding: .utf8)
+                    let lines = text.split(separator: "\n", omittingEmptySubsequences: false).prefix(8)
+                    try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: gold.appendingPathComponent(name))
+                }
+                var originals: [String: Data] = [:]
+                for direction in ["en-de", "de-en"] {
+                    let bundled = CLI.repoRoot.appendingPathComponent("Models/xlate-\(direction)")
+                    let copy = models.appendingPathComponent("xlate-\(direction)")
+                    try FileManager.default.createDirectory(at: copy, withIntermediateDirectories: true)
+                    for name in ["config.json", "model.safetensors", "vocab.json", "source.spm", "target.spm", "tokenizer_config.json"] {
+                        try FileManager.default.createSymbolicLink(
+                            at: copy.appendingPathComponent(name), withDestinationURL: bundled.appendingPathComponent(name))
+                    }
+                    let original = try Data(contentsOf: bundled.appendingPathComponent("generation_config.json"))
+                    originals[direction] = original
+                    var object = try #require(try JSONSerialization.jsonObject(with: original) as? [String: Any])
+                    object["xlate_pair_alignment"] = nil
+                    try JSONSerialization.data(withJSONObject: object).write(to: copy.appendingPathComponent("generation_config.json"))
+                }
+                let result = try CLI.run(
+                    ["align-eval", "--gold", gold.path, "--pair", "en-de", "--write"], stdin: nil,
+                    environment: ["XLATE_MODELS": models.path])
+                #expect(result.status == 0, "stderr: \(result.stderr)")
+                #expect(result.output.contains("dev: the 4 even lines, test: the 4 odd lines"), "\(result.output)")
+                #expect(result.output.contains("Given-pair setting learned on dev (written)"), "\(result.output)")
+                let input = ["en-de": Self.cat, "de-en": "Die Katze saß auf der Matte . ||| The cat sat on the mat ."]
+                for direction in ["en-de", "de-en"] {
+                    let copy = models.appendingPathComponent("xlate-\(direction)")
+                    let file = copy.appendingPathComponent("generation_config.json")
+                    let object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: file)) as? [String: Any])
+                    let setting = try #require(object["xlate_pair_alignment"] as? [String: Any], "\(object)")
+                    let layer = try #require(setting["layer"] as? Int)
+                    #expect((0..<3).contains(layer) && setting["skips_punctuation"] is Bool && setting["shifted"] is Bool)
+                    let original = try #require(try JSONSerialization.jsonObject(with: originals[direction]!) as? [String: Any])
+                    #expect(object["eos_token_id"] as? Int == 0 && object["pad_token_id"] as? Int == 15999)
+                    #expect(object["alignment_heads"] as? [[Int]] == original["alignment_heads"] as? [[Int]])
+                    // The bundled model itself is untouched.
+                    let bundled = CLI.repoRoot.appendingPathComponent("Models/xlate-\(direction)/generation_config.json")
+                    #expect(try Data(contentsOf: bundled) == originals[direction])
+                    // align --pairs reads the written setting: its layer, heads and method.
+                    let aligned = try CLI.run(
+                        ["align", "--model", copy.path, "--pairs", "--format", "json"], stdin: Data((input[direction]! + "\n").utf8))
+                    #expect(aligned.status == 0, "stderr: \(aligned.stderr)")
+                    let pair = try jsonObject(try #require(aligned.lines.first))
+                    #expect(pair["layer"] as? Int == layer)
+                    #expect(pair["heads"] as? [Int] == setting["heads"] as? [Int])
+                    let method = try #require(pair["method"] as? String)
+                    #expect(method.contains("skips punctuation") == (setting["skips_punctuation"] as? Bool == true))
+                    #expect(result.stderr.contains("\(method)) to \(file.path)"), "\(result.stderr)")
+                }
+            }
+        }
+
         /// Both directions: the reverse model (de-en, found from --src/--tgt) aligns the other way; intersection ⊆
         /// each direction ⊆ union, and the printed links are the chosen combination of the two.
         @Test func symmetrizeCombinesBothDirections() throws {

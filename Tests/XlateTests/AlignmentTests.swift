@@ -101,19 +101,25 @@ struct AlignmentTests {
 
     /// The bundled en-de model with `alignment_heads` replaced (nil: removed) in a copy of its generation_config.json.
     private func withModelCopy(alignmentHeads: String?, _ body: (Translator) throws -> Void) throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("xlate-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }  // cleanup only
-        let model = repositoryRoot.appendingPathComponent("Models/xlate-en-de")
-        for name in ["config.json", "model.safetensors", "vocab.json", "source.spm", "target.spm"] {
-            try FileManager.default.createSymbolicLink(
-                at: directory.appendingPathComponent(name), withDestinationURL: model.appendingPathComponent(name))
-        }
-        let generation = #"{"bad_words_ids": [[15999]], "decoder_start_token_id": 15999, "eos_token_id": 0, "max_length": 256, "num_beams": 4, "pad_token_id": 15999"#
-            + (alignmentHeads.map { #", "alignment_heads": \#($0)"# } ?? "") + "}"
-        try Data(generation.utf8).write(to: directory.appendingPathComponent("generation_config.json"))
-        try body(try Translator(modelAt: directory))
+        try withEnDeModelCopy(generationKeys: alignmentHeads.map { #""alignment_heads": \#($0)"# } ?? "", body)
     }
+}
+
+/// The bundled en-de model (weights and vocabulary linked) with a generation_config.json of its decoding keys and
+/// `generationKeys` (JSON members, e.g. `"alignment_heads": [[1, 4]]`; "" for none) instead of its own.
+func withEnDeModelCopy(generationKeys: String, _ body: (Translator) throws -> Void) throws {
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("xlate-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: directory) }  // cleanup only
+    let model = repositoryRoot.appendingPathComponent("Models/xlate-en-de")
+    for name in ["config.json", "model.safetensors", "vocab.json", "source.spm", "target.spm"] {
+        try FileManager.default.createSymbolicLink(
+            at: directory.appendingPathComponent(name), withDestinationURL: model.appendingPathComponent(name))
+    }
+    let generation = #"{"bad_words_ids": [[15999]], "decoder_start_token_id": 15999, "eos_token_id": 0, "max_length": 256, "num_beams": 4, "pad_token_id": 15999"#
+        + (generationKeys.isEmpty ? "" : ", " + generationKeys) + "}"
+    try Data(generation.utf8).write(to: directory.appendingPathComponent("generation_config.json"))
+    try body(try Translator(modelAt: directory))
 }
 
 // MARK: - The bundled model links the obvious word pairs
