@@ -27,10 +27,20 @@ public final class T5Model: EncoderDecoderModel, @unchecked Sendable {
         let names = ["shared.weight", "encoder.embed_tokens.weight", "decoder.embed_tokens.weight"]
         guard let name = names.first(where: checkpoint.contains) else { throw .missingTensor(name: names[0], path: checkpoint.path) }
         let embeddings = try checkpoint.buffer(name, shape: [vocab, d])  // floats until the lm_head is packed
-        let embedTokens = EmbeddingTable(embeddings.pointer, rows: vocab, width: d)
         for copy in names where copy != name && checkpoint.contains(copy) {
             try checkpoint.checkUnused(copy, shape: [vocab, d])
         }
+        // As transformers 5.23 loads: a stored lm_head that differs from the embedding is used as is; one that
+        // equals it, or none, means the embedding. Whether the output is rescaled is the config's business.
+        var head = embeddings
+        if checkpoint.contains("lm_head.weight") {
+            let stored = try checkpoint.buffer("lm_head.weight", shape: [vocab, d])
+            if memcmp(stored.pointer, embeddings.pointer, vocab * d * MemoryLayout<Float>.size) != 0 { head = stored }
+        }
+        let lmHead = try Linear(weight: head.pointer, bias: nil, inFeatures: d, outFeatures: vocab, computeType: checkpoint.computeType)
+        // A tied head is the embedding table too (one copy of the vocabulary), unless int8 panels cannot give it back.
+        let embedTokens = head === embeddings && lmHead.weight.storesExactRows
+            ? EmbeddingTable(rowsOf: lmHead.weight) : EmbeddingTable(embeddings.pointer, rows: vocab, width: d)
 
         var encoderLayers: [EncoderLayer] = []
         for i in 0..<config.encoderLayers {
@@ -57,14 +67,6 @@ public final class T5Model: EncoderDecoderModel, @unchecked Sendable {
         let encoderFinalNorm = try Norm.t5(checkpoint, "encoder.final_layer_norm", config: config)
         let decoderFinalNorm = try Norm.t5(checkpoint, "decoder.final_layer_norm", config: config)
 
-        // As transformers 5.23 loads: a stored lm_head that differs from the embedding is used as is; one that
-        // equals it, or none, means the embedding. Whether the output is rescaled is the config's business.
-        var head = embeddings
-        if checkpoint.contains("lm_head.weight") {
-            let stored = try checkpoint.buffer("lm_head.weight", shape: [vocab, d])
-            if memcmp(stored.pointer, embeddings.pointer, vocab * d * MemoryLayout<Float>.size) != 0 { head = stored }
-        }
-        let lmHead = try Linear(weight: head.pointer, bias: nil, inFeatures: d, outFeatures: vocab, computeType: checkpoint.computeType)
         try checkpoint.checkAllUsed()
 
         super.init(
