@@ -77,8 +77,15 @@ public struct GreedySearch: SearchStrategy {
                 for (row, sentence) in active.enumerated() {
                     let scores = UnsafeMutableBufferPointer(rebasing: all[(row * columns)..<((row + 1) * columns)])
                     processors.apply(scores, sequence: sequences[sentence])
+                    // The first maximum (as `for i in 1..<n where scores[i] > scores[best]`), by vectorised scans
+                    // for the next value above the best so far.
                     var best = 0
-                    for i in 1..<scores.count where scores[i] > scores[best] { best = i }
+                    while best + 1 < scores.count {
+                        let rest = UnsafePointer(scores.baseAddress! + best + 1)
+                        let next = best + 1 + Ops.firstAbove(rest, count: scores.count - best - 1, adding: 0, threshold: scores[best])
+                        if next >= scores.count { break }
+                        best = next
+                    }
                     best = options.forcedToken(afterGenerating: results[sentence].tokens.count) ?? best
                     if wantScores {
                         Ops.logSoftmax(scores.baseAddress!, count: scores.count)
