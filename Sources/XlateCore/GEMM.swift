@@ -209,26 +209,16 @@ public struct WeightMatrix: Sendable {
 
 /// Bytes at a 64-byte-aligned address (a cache line, an AVX-512 register), viewed as floats or halves.
 ///
-/// Buffers of `hugePageThreshold` bytes or more start on a 2 MiB boundary and ask the kernel for transparent huge
-/// pages (`madvise(MADV_HUGEPAGE)`; Linux's default THP mode is "madvise"): a decoder step streams every weight
-/// matrix from memory, and with 4 KiB pages a 100 MB output projection costs ~25,000 TLB misses per step. The size
-/// is not rounded up, so at most the last partial huge page of each buffer is extra memory.
+/// Not in transparent huge pages: `madvise(MADV_HUGEPAGE)` on the weights tripled the load's system time on the
+/// test machine (2 MiB pages are zeroed on first touch: tc-big-sized load 1.5 → 3.2 s) for no product speed-up
+/// that a benchmark could separate from noise; the next panel's prefetch (`kernels.c`) does the streaming.
 final class AlignedBuffer: @unchecked Sendable {
     let raw: UnsafeMutableRawPointer
     let byteCount: Int
-    static let hugePageThreshold = 4 << 20
-    static let hugePage = 2 << 20
 
     init(byteCount: Int) {
         self.byteCount = byteCount
-        if byteCount >= Self.hugePageThreshold {
-            raw = .allocate(byteCount: byteCount, alignment: Self.hugePage)
-            #if os(Linux)
-            _ = madvise(raw, byteCount, MADV_HUGEPAGE)  // advice only: without THP the buffer is still usable
-            #endif
-        } else {
-            raw = .allocate(byteCount: max(byteCount, 64), alignment: 64)
-        }
+        raw = .allocate(byteCount: max(byteCount, 64), alignment: 64)
     }
 
     deinit { raw.deallocate() }
