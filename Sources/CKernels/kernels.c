@@ -328,9 +328,14 @@ static inline __attribute__((always_inline)) void tile(const float *x, int k, in
     } else {
 #pragma clang loop unroll(full)
         for (int i = 0; i < rows; i++) {
-            float t[NR] = {0};
-            memcpy(t, y + (size_t)i * ldy, cols * sizeof(float));
-            memcpy(&a0[i], t, 64); memcpy(&a1[i], t + 16, 64);
+            if (cols == NR) {
+                memcpy(&a0[i], y + (size_t)i * ldy, 64);
+                memcpy(&a1[i], y + (size_t)i * ldy + 16, 64);
+            } else {
+                float t[NR] = {0};
+                memcpy(t, y + (size_t)i * ldy, cols * sizeof(float));
+                memcpy(&a0[i], t, 64); memcpy(&a1[i], t + 16, 64);
+            }
         }
     }
     for (int kk = kb; kk < ke; kk++) {
