@@ -743,6 +743,12 @@ VNNI static void i8_gemm_vnni(const uint8_t *xq, const float *xs, int m, int kp,
 }
 #endif
 
+void xk_packed_row_i8(const int8_t *packed, int k, int row, float scale, float *out) {
+    int kp = I8_KPAD(k);
+    const int8_t *column = packed + (size_t)(row / NR) * NR * kp + (row % NR) * 4;
+    for (int kk = 0; kk < k; kk++) out[kk] = (float)column[(size_t)(kk / 4) * NR * 4 + kk % 4] * scale;
+}
+
 typedef struct {
     const uint8_t *xq; const float *xs; int m, kp; const int8_t *packed; const float *ws; const int32_t *comp;
     const float *bias; int n; float *y; int level;

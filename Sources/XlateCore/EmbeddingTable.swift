@@ -11,10 +11,9 @@ public final class EmbeddingTable: @unchecked Sendable {
     private let floats: FloatBuffer?
     private let matrix: WeightMatrix?
 
-    /// The rows of `matrix` (`[rows, width]` = `[outFeatures, inFeatures]`), which must store exact rows
-    /// (`storesExactRows`): a decoder embedding tied to the output projection, sharing its memory.
+    /// The rows of `matrix` (`[rows, width]` = `[outFeatures, inFeatures]`; see `WeightMatrix.copyRow`): a decoder
+    /// embedding tied to the output projection, sharing its memory.
     public init(rowsOf matrix: WeightMatrix) {
-        precondition(matrix.storesExactRows, "an int8 matrix cannot serve as an embedding table")
         (rows, width) = (matrix.outFeatures, matrix.inFeatures)
         (halves, floats, self.matrix) = (nil, nil, matrix)
     }

@@ -165,16 +165,16 @@ public struct WeightMatrix: Sendable {
         }
     }
 
-    /// True when `copyRow` can read the weights back exactly: float storage (packed floats or halves, or
-    /// OpenBLAS's row-major copy), not int8.
-    public var storesExactRows: Bool { computeType == .float32 }
-
-    /// Writes `W[row, 0..<inFeatures]` to `destination`: the weights as stored (halves widened), gathered from the
-    /// packed panels — so a token embedding tied to its output projection needs no copy of its own.
+    /// Writes `W[row, 0..<inFeatures]` to `destination`, gathered from the packed panels — so a token embedding tied
+    /// to its output projection needs no copy of its own. Float storage gives the weights exactly (halves widened);
+    /// int8 gives them dequantised (`q · scale` of the row), as CTranslate2's int8 embeddings.
     public func copyRow(_ row: Int, to destination: UnsafeMutablePointer<Float>) {
-        precondition(storesExactRows, "an int8 matrix cannot give back its rows")
         precondition(row >= 0 && row < outFeatures, "row \(row) outside 0..<\(outFeatures)")
-        if path == .openBLAS {
+        if let columnScales {
+            xk_packed_row_i8(
+                storage.raw.assumingMemoryBound(to: Int8.self), Int32(inFeatures), Int32(row), columnScales.floats[row],
+                destination)
+        } else if path == .openBLAS {
             destination.update(from: storage.floats + row * inFeatures, count: inFeatures)
         } else if isHalf {
             xk_packed_row_f16(storage.halves, Int32(inFeatures), Int32(row), destination)

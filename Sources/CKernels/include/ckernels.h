@@ -88,6 +88,9 @@ void xk_pack_weight_i8(const float *w, int n, int k, int8_t *packed, float *scal
 /// panels, scales and compensation as packing their float values.
 void xk_pack_halves_i8(const void *w, int n, int k, int8_t *packed, float *scales, int32_t *compensation);
 
+/// Row `row` of the int8 panels (`xk_pack_weight_i8`), dequantised with its `scale` (`scales[row]`) into `out`.
+void xk_packed_row_i8(const int8_t *packed, int k, int row, float scale, float *out);
+
 /// Output columns per panel of the packed layouts (float, half and int8): stacked matrices whose parts have a
 /// multiple of this many rows can be packed part by part.
 #define XK_PANEL_COLUMNS 32

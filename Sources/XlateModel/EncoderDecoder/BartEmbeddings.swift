@@ -2,9 +2,9 @@ import XlateCore
 
 /// The token embeddings of a checkpoint in BART's layout (Marian, BART, mBART, M2M100): `EmbeddingTable`s, one
 /// shared table when `shared`, and the output projection (the tied decoder embedding when `tied`, else `lm_head`,
-/// with `final_logits_bias` `[1, decoderVocab]` when the family has one). A tied float projection is the decoder's
-/// table too (`EmbeddingTable(rowsOf:)`): the vocabulary is the largest matrix of these models (58k × 512 for
-/// opus-mt-en-de, 256k × 1024 for NLLB-200), stored once. Float copies read for packing are freed on return, before
+/// with `final_logits_bias` `[1, decoderVocab]` when the family has one). A tied projection is the decoder's table
+/// too (`EmbeddingTable(rowsOf:)`; int8: dequantised rows): the vocabulary is the largest matrix of these models
+/// (58k × 512 for opus-mt-en-de, 256k × 1024 for NLLB-200), stored once. Float copies read for packing are freed on return, before
 /// the layers load, which keeps the load's peak memory down.
 func bartEmbeddingsAndOutput(
     _ checkpoint: Checkpoint, vocab: Int, decoderVocab: Int, dim d: Int, shared: Bool, tied: Bool, hasFinalLogitsBias: Bool
@@ -53,8 +53,7 @@ func bartEmbeddingsAndOutput(
     if tied {
         if checkpoint.contains("lm_head.weight") { try checkpoint.checkUnused("lm_head.weight", shape: [decoderVocab, d]) }
         head = try projection(decoderName)
-        // int8 panels cannot give the embedding back exactly: the table then keeps its own copy.
-        decoderTable = head.weight.storesExactRows ? EmbeddingTable(rowsOf: head.weight) : try table(decoderName, rows: decoderVocab)
+        decoderTable = EmbeddingTable(rowsOf: head.weight)
     } else {
         head = try projection("lm_head.weight")
         decoderTable = try table(decoderName, rows: decoderVocab)

@@ -38,8 +38,8 @@ public final class T5Model: EncoderDecoderModel, @unchecked Sendable {
             if memcmp(stored.pointer, embeddings.pointer, vocab * d * MemoryLayout<Float>.size) != 0 { head = stored }
         }
         let lmHead = try Linear(weight: head.pointer, bias: nil, inFeatures: d, outFeatures: vocab, computeType: checkpoint.computeType)
-        // A tied head is the embedding table too (one copy of the vocabulary), unless int8 panels cannot give it back.
-        let embedTokens = head === embeddings && lmHead.weight.storesExactRows
+        // A tied head is the embedding table too: one copy of the vocabulary (int8: dequantised rows).
+        let embedTokens = head === embeddings
             ? EmbeddingTable(rowsOf: lmHead.weight) : EmbeddingTable(embeddings.pointer, rows: vocab, width: d)
 
         var encoderLayers: [EncoderLayer] = []
