@@ -208,7 +208,8 @@ struct LineTranslation {
                     if translation.truncatedSourceTokens > 0 {
                         warn("warning: \(line) is longer than the model's \(translator.model.maxSourceLength) tokens; its last \(translation.truncatedSourceTokens) tokens were not translated" + (split == .none ? " (--split sentence would translate it in pieces)" : ""))
                     }
-                    if translation.reachedMaxLength {
+                    // --min-length as long as --max-length asked for outputs of the full length: nothing to warn about.
+                    if translation.reachedMaxLength, options.decoding.minLength < options.decoding.effectiveMaxLength {
                         cutLines.add(maxLengthWarning(line, options: options, model: translator.model, splitting: split != .none), print: warn)
                     }
                     try sink.write(try render(translation))
