@@ -54,7 +54,7 @@ struct Translate: ParsableCommand {
               4 bad input · 5 download failed · 64 usage error · 128+N stopped by signal N
             """,
         version: versionText(),
-        subcommands: [ListModels.self, AlignCommand.self, AlignEvalCommand.self, GenerateCommand.self, ServeCommand.self, DownloadCommand.self, ConvertCommand.self])
+        subcommands: [ListModels.self, AlignCommand.self, AlignEvalCommand.self, TimeCallsCommand.self, GenerateCommand.self, ServeCommand.self, DownloadCommand.self, ConvertCommand.self])
 
     @OptionGroup(title: "Model") var selection: ModelArguments
     @OptionGroup(title: "Input") var input: InputArguments

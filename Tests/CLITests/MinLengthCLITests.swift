@@ -50,3 +50,26 @@ extension CLITests {
         }
     }
 }
+
+extension CLITests {
+    /// The hidden `xlate time-calls` of Benchmarks/scale/latency.py: one timed call per line, with the tokens the
+    /// same options give through `xlate --format json`.
+    @Suite struct TimeCalls {
+        @Test func timesEachLineAndGivesItsTokens() throws {
+            let lines = ["The cat sat on the mat because it was tired.", "Good morning."]
+            let options = ["--model", CLI.enDe, "--beam", "1", "--min-length", "12", "--max-length", "12"]
+            let result = try CLI.run(["time-calls"] + options, input: lines.joined(separator: "\n") + "\n")
+            #expect(result.status == 0, "stderr: \(result.stderr)")
+            try #require(result.lines.count == 3, "output: \(result.output)")
+            let expected = try CLI.run(options + ["--format", "json", "--split", "none"], input: lines.joined(separator: "\n") + "\n")
+            for (line, reference) in zip(result.lines.prefix(2), expected.lines) {
+                let object = try jsonObject(line)
+                #expect((object["ms"] as? Double).map { $0 > 0 } == true, "\(line)")
+                let tokens = try #require(object["tokens"] as? [String])
+                #expect(tokens == (try jsonObject(reference)["tokens"] as? [String]))
+                #expect(tokens.count == 11, "10 text tokens and the forced </s>: \(tokens)")
+            }
+            #expect((try jsonObject(result.lines[2])["load_ms"] as? Double).map { $0 > 0 } == true, "\(result.lines[2])")
+        }
+    }
+}
