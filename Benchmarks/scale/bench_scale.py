@@ -48,10 +48,18 @@ def xlate_length(family: str, n: int) -> int:
     return n + 1 if family == "t5" else n + 2
 
 
+def spm_files(model) -> tuple[str, str]:
+    """The source and target SentencePiece models: Marian's source.spm / target.spm, T5's one spiece.model."""
+    model = Path(model)
+    if (model / "source.spm").exists():
+        return str(model / "source.spm"), str(model / "target.spm")
+    return str(model / "spiece.model"), str(model / "spiece.model")
+
+
 def text_tokens(pieces: list[str]) -> int:
     """Text tokens among an engine's output pieces: xlate's JSON `tokens` end with `</s>` when the output has it;
     CTranslate2's hypotheses never list it. Neither lists the start token."""
-    return len([p for p in pieces if p not in ("</s>", "<pad>")])
+    return len([p for p in pieces if p != "</s>"])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -71,12 +79,12 @@ def worker_ct2(argv: list[str]) -> int:
     import sentencepiece as spm
 
     t1 = time.perf_counter()
-    source_spm = spm.SentencePieceProcessor(model_file=os.path.join(a.model, "source.spm"))
+    source_spm = spm.SentencePieceProcessor(model_file=spm_files(a.model)[0])
     translator = ctranslate2.Translator(a.ct2_dir, device="cpu", intra_threads=a.threads, inter_threads=1,
                                         compute_type=a.compute_type)
     t2 = time.perf_counter()
     lines = bench.read_lines(a.input)
-    # source.spm pieces + </s>, as the OPUS-MT example (and `make bench`), truncated to the model's positions.
+    # Source pieces + </s>, as the OPUS-MT example (and `make bench`), truncated to the model's positions.
     batch = [source_spm.encode(line, out_type=str)[: a.max_source_length - 1] + ["</s>"] for line in lines]
     # CTranslate2 counts text tokens only (no start token; no </s> at the limit): min = max = N gives N tokens.
     results = translator.translate_batch(batch, beam_size=a.beam, max_batch_size=a.batch_size,

@@ -71,8 +71,9 @@ def worker(argv: list[str]) -> int:
         import ctranslate2
         import sentencepiece as spm
 
-        source_spm = spm.SentencePieceProcessor(model_file=os.path.join(a.model, "source.spm"))
-        target_spm = spm.SentencePieceProcessor(model_file=os.path.join(a.model, "target.spm"))
+        source_file, target_file = bench_scale.spm_files(a.model)
+        source_spm = spm.SentencePieceProcessor(model_file=source_file)
+        target_spm = spm.SentencePieceProcessor(model_file=target_file)
         translator = ctranslate2.Translator(a.ct2_dir, device="cpu", intra_threads=a.threads, inter_threads=1,
                                             compute_type=a.compute_type)
 
@@ -100,7 +101,7 @@ def worker(argv: list[str]) -> int:
                 out = model.generate(**enc, num_beams=a.beam, do_sample=False, min_length=length, max_length=length)
                 tokenizer.batch_decode(out, skip_special_tokens=True)
             ids = out[0].tolist()[1:]  # without the decoder start token
-            return len([i for i in ids if i not in (model.config.eos_token_id, model.config.pad_token_id)])
+            return len([i for i in ids if i != model.config.eos_token_id])
     load_s = time.perf_counter() - t0
     call(buckets[0]["lines"][0], buckets[0])  # warm-up, untimed
     result = {"load_s": load_s, "buckets": {}}
@@ -197,7 +198,7 @@ def choose_buckets(a, model: Path) -> list[dict]:
     """The first --per-bucket sentences of each word-count bucket, and each bucket's forced output length."""
     import sentencepiece as spm
 
-    source_spm = spm.SentencePieceProcessor(model_file=str(model / "source.spm"))
+    source_spm = spm.SentencePieceProcessor(model_file=bench_scale.spm_files(model)[0])
     family = bench_scale.family_of(model)
     lines = bench.read_lines(a.input)
     buckets = []

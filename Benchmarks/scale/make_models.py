@@ -106,7 +106,11 @@ def t5(name: str, out: Path, seed: int) -> None:
         relative_attention_max_distance=128, feed_forward_proj="relu", dropout_rate=0.0, n_positions=512,
         pad_token_id=0, eos_token_id=1, decoder_start_token_id=0, tie_word_embeddings=True)
     torch.manual_seed(seed)
-    model = T5ForConditionalGeneration(config).eval()  # transformers' own T5 initialisation
+    model = T5ForConditionalGeneration(config).eval()
+    with torch.no_grad():  # as marian(): transformers' T5 initialisation makes every random output <pad>
+        for p in model.parameters():
+            if p.dim() > 1:
+                p.normal_(0.0, 0.02)
     model.generation_config.update(max_length=512, decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out, safe_serialization=True)
