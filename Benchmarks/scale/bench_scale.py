@@ -280,7 +280,7 @@ def main() -> int:
     sizes = [s for s in a.sizes.split(",") if s]
     lengths = [int(n) for n in a.lengths.split(",")]
     beams = [int(b) for b in a.beams.split(",")]
-    engines = [e for e in a.engines.split(",") if e]
+    engines = list(dict.fromkeys(e for e in a.engines.split(",") if e))  # in order, each once
     unknown = set(engines) - set(ENGINES)
     if unknown:
         p.error(f"unknown engine(s): {', '.join(sorted(unknown))}")

@@ -147,8 +147,9 @@ def run_xlate_cli(a, model: Path, beam: int, buckets: list[dict], env: dict) -> 
     is the round trip through the pipes (what an editor plugin feeding xlate's stdin waits)."""
     result = {"buckets": {}}
     for bucket in buckets:
+        # --quiet: stderr is read only at the end, so nothing but an error may go there.
         cmd = [a.xlate_bin, *xlate_args(a, model, beam, bucket["xlate_length"], False), "--split", "none",
-               "--format", "json"]
+               "--format", "json", "--quiet"]
         proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True, bufsize=1)
         try:
@@ -234,7 +235,7 @@ def main() -> int:
     p.add_argument("--timeout", type=float, default=3600)
     p.add_argument("--json", help="write the numbers here (default Benchmarks/results/latency-latest.json)")
     a = p.parse_args()
-    engines = [e for e in a.engines.split(",") if e]
+    engines = list(dict.fromkeys(e for e in a.engines.split(",") if e))  # in order, each once
     unknown = set(engines) - set(ENGINES)
     if unknown:
         p.error(f"unknown engine(s): {', '.join(sorted(unknown))}")
