@@ -8,9 +8,10 @@ PYTHON_VENV ?= $(HOME)/.cache/xlate/venv
 BIN = .build/$(CONFIG)/xlate
 BENCH_ARGS ?=
 BENCH_SERVE_ARGS ?=
+BENCH_SCALE_ARGS ?=
 QUALITY_ARGS ?=
 
-.PHONY: help setup build run serve test test-asan fuzz fixtures bench bench-serve bench-million demo-cluster test-browser quality install man clean example align-eval
+.PHONY: help setup build run serve test test-asan fuzz fixtures bench bench-scale bench-serve bench-million demo-cluster test-browser quality install man clean example align-eval
 
 help:
 	@echo "make setup     install system packages (libopenblas-dev, libsentencepiece-dev, libxml2-dev, libcmark-gfm-dev)"
@@ -25,6 +26,9 @@ help:
 	@echo "make fixtures  regenerate Fixtures/ with transformers (makes a virtualenv in $(PYTHON_VENV))"
 	@echo "make bench     compare xlate with CTranslate2 and transformers (virtualenv in ~/.cache/xlate/bench-venv;"
 	@echo "               BENCH_ARGS=\"--lines 100\" for a quick run)"
+	@echo "make bench-scale  xlate vs CTranslate2 at opus-mt-en-de and opus-mt-tc-big sizes (random weights, forced"
+	@echo "               output lengths), then batch-1 latency; hours on 2 cores (BENCH_SCALE_ARGS=\"--sizes"
+	@echo "               opus-mt-en-de --lines 50 --lengths 32 --no-latency\" for a quick run)"
 	@echo "make bench-serve  xlate serve vs LibreTranslate over HTTP, 8 and 32 clients, same model and cores"
 	@echo "               (virtualenv in ~/.cache/xlate/serve-bench-venv; BENCH_SERVE_ARGS=\"--lines 100\" for a quick run)"
 	@echo "make bench-million  one million short lines through one process: line count, order, peak RSS (LINES=...)"
@@ -90,6 +94,10 @@ fixtures:
 
 bench: setup
 	Benchmarks/run.sh $(BENCH_ARGS)
+
+# Benchmarks/README.md, "Speed at real sizes": random-weight checkpoints made once in ~/.cache/xlate/bench-scale.
+bench-scale: setup
+	Benchmarks/scale/run.sh $(BENCH_SCALE_ARGS)
 
 # Builds xlate itself when Sources/ is newer than the binary (as make bench does).
 bench-serve: setup

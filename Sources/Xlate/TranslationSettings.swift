@@ -15,6 +15,8 @@ public struct TranslationSettings: Sendable, Equatable {
     public var beam: Int?
     /// Longest output in tokens, counting the start token.
     public var maxLength: Int?
+    /// Shortest output in tokens, counting the start token: end-of-sequence is banned until then.
+    public var minLength: Int?
     /// Exponent of the length normalisation of beam scores.
     public var lengthPenalty: Double?
     /// Ban repeating any n-gram of this size.
@@ -50,6 +52,7 @@ public struct TranslationSettings: Sendable, Equatable {
         if let threads { options.threads = threads }
         if let beam { options.decoding.numBeams = beam }
         if let maxLength { options.decoding.maxLength = maxLength }
+        if let minLength { options.decoding.minLength = minLength }
         if let lengthPenalty { options.decoding.lengthPenalty = lengthPenalty }
         if let noRepeatNgram { options.decoding.noRepeatNgramSize = noRepeatNgram }
         if let repetitionPenalty { options.decoding.repetitionPenalty = repetitionPenalty }

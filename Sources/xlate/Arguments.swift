@@ -96,6 +96,9 @@ struct DecodingArguments: ParsableArguments {
     @Option(help: "Longest output in tokens, counting the start token. Default: the model's.")
     var maxLength: Int?
 
+    @Option(help: "Shortest output in tokens, counted as --max-length counts (the start token included): end-of-sentence is banned until the output is this long. --min-length N --max-length N makes every output N tokens long, e.g. for timing: N - 2 text tokens and the end-of-sentence Marian (OPUS-MT) models force at the limit; N - 1 text tokens with models that force none (T5). Default: the model's (usually 0).")
+    var minLength: Int?
+
     // `.unconditional`: the value may start with "-" (`--length-penalty -0.5`), which would otherwise read as an option.
     @Option(
         parsing: .unconditional,
@@ -129,6 +132,7 @@ struct DecodingArguments: ParsableArguments {
         var filled = self
         filled.beam = beam ?? root.beam
         filled.maxLength = maxLength ?? root.maxLength
+        filled.minLength = minLength ?? root.minLength
         filled.lengthPenalty = lengthPenalty ?? root.lengthPenalty
         filled.noRepeatNgram = noRepeatNgram ?? root.noRepeatNgram
         filled.repetitionPenalty = repetitionPenalty ?? root.repetitionPenalty
@@ -143,6 +147,7 @@ struct DecodingArguments: ParsableArguments {
         var settings = TranslationSettings()
         settings.beam = beam
         settings.maxLength = maxLength
+        settings.minLength = minLength
         settings.lengthPenalty = lengthPenalty
         settings.noRepeatNgram = noRepeatNgram
         settings.repetitionPenalty = repetitionPenalty

@@ -83,7 +83,7 @@ enum Failure {
 
     /// The option that sets each `generation_config.json` key, to name it in usage errors.
     private static let optionForSetting = [
-        "num_beams": "--beam", "num_return_sequences": "--nbest", "max_length": "--max-length",
+        "num_beams": "--beam", "num_return_sequences": "--nbest", "max_length": "--max-length", "min_length": "--min-length",
         "length_penalty": "--length-penalty", "no_repeat_ngram_size": "--no-repeat-ngram",
         "repetition_penalty": "--repetition-penalty", "forced_bos_token_id": "--tgt",
     ]

@@ -54,7 +54,7 @@ struct Translate: ParsableCommand {
               4 bad input · 5 download failed · 64 usage error · 128+N stopped by signal N
             """,
         version: versionText(),
-        subcommands: [ListModels.self, AlignCommand.self, AlignEvalCommand.self, GenerateCommand.self, ServeCommand.self, DownloadCommand.self, ConvertCommand.self])
+        subcommands: [ListModels.self, AlignCommand.self, AlignEvalCommand.self, TimeCallsCommand.self, GenerateCommand.self, ServeCommand.self, DownloadCommand.self, ConvertCommand.self])
 
     @OptionGroup(title: "Model") var selection: ModelArguments
     @OptionGroup(title: "Input") var input: InputArguments
@@ -208,7 +208,8 @@ struct LineTranslation {
                     if translation.truncatedSourceTokens > 0 {
                         warn("warning: \(line) is longer than the model's \(translator.model.maxSourceLength) tokens; its last \(translation.truncatedSourceTokens) tokens were not translated" + (split == .none ? " (--split sentence would translate it in pieces)" : ""))
                     }
-                    if translation.reachedMaxLength {
+                    // --min-length as long as --max-length asked for outputs of the full length: nothing to warn about.
+                    if translation.reachedMaxLength, options.decoding.minLength < options.decoding.effectiveMaxLength {
                         cutLines.add(maxLengthWarning(line, options: options, model: translator.model, splitting: split != .none), print: warn)
                     }
                     try sink.write(try render(translation))
