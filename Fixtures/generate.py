@@ -689,17 +689,23 @@ def make_tokenizer_cases():
 
 # MARK: - Main ------------------------------------------------------------------------------------
 
+
+def prepare_run(script, args):
+    """Every generator's start: the pinned torch and transformers (else exit, unless --allow-other-versions), one
+    thread, quiet transformers, seed 0."""
+    have = {"torch": TORCH_VERSION, "transformers": transformers.__version__}
+    if have != PINNED and not args.allow_other_versions:
+        sys.exit(f"{script}: need {PINNED}, have {have}; pip install -r Fixtures/requirements.txt")
+    torch.set_num_threads(1)
+    transformers.logging.set_verbosity_error()  # e.g. "both max_new_tokens and max_length set": intended
+    torch.manual_seed(0)
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", action="append", choices=["tiny", "bundled", "tokenizer"])
     ap.add_argument("--allow-other-versions", action="store_true")
     args = ap.parse_args()
-    have = {"torch": TORCH_VERSION, "transformers": transformers.__version__}
-    if have != PINNED and not args.allow_other_versions:
-        sys.exit(f"generate.py: need {PINNED}, have {have}; pip install -r Fixtures/requirements.txt")
-    torch.set_num_threads(1)
-    transformers.logging.set_verbosity_error()  # e.g. "both max_new_tokens and max_length set": intended
-    torch.manual_seed(0)
+    prepare_run("generate.py", args)
     parts = args.only or ["tiny", "bundled", "tokenizer"]
     t0 = time.time()
     if "tiny" in parts:

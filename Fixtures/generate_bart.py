@@ -31,10 +31,10 @@ from tokenizers import ByteLevelBPETokenizer
 from transformers import AutoTokenizer, BartConfig, BartForConditionalGeneration, GenerationConfig
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from generate import (FORMAT, GENERATOR, MAX_LENGTH, OPTION_SETS, PINNED, SHARED, TORCH_VERSION,  # noqa: E402
-                      cut_after_eos, greedy_min_margin, make_readable, perturbed, record_batch, select_cases,
+from generate import (FORMAT, GENERATOR, MAX_LENGTH, OPTION_SETS, SHARED, cut_after_eos,  # noqa: E402
+                      greedy_min_margin, make_readable, perturbed, prepare_run, record_batch, select_cases,
                       write_json)
-from generate_m2m100 import HP, record_generation, sequences_of  # noqa: E402
+from generate_m2m100 import HP, randomize_bart_weights, record_generation, sequences_of  # noqa: E402
 from generate_t5 import generate  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -83,30 +83,7 @@ def build_tiny(vocab_size):
     emb_std = hp["emb"] / math.sqrt(d)
     gamma = hp["logit_std"] / (emb_std * math.sqrt(d))
     last = f"model.decoder.layers.{spec['dec'] - 1}.final_layer_norm.weight"
-    with torch.no_grad():
-        for n, p in model.named_parameters():
-            r = torch.randn(p.shape, generator=g)
-            if n == last:
-                p.copy_(gamma * (1 + 0.2 * r))
-            elif n.endswith("layer_norm.weight") or n.endswith("layernorm_embedding.weight"):
-                p.copy_(1 + 0.2 * r)
-            elif n.endswith(".bias"):
-                p.copy_(0.1 * r)
-            elif n == "model.shared.weight":
-                p.copy_(emb_std * r)
-                p[PAD] = 0.0
-            elif "embed_positions" in n:
-                p.copy_(0.5 * r)
-            elif n.endswith(".weight"):
-                gain = (hp["qk"] if ("q_proj" in n or "k_proj" in n) else hp["v"] if "v_proj" in n
-                        else hp["cao"] if "encoder_attn.out_proj" in n else hp["ao"] if "out_proj" in n
-                        else hp["f1"] if "fc1" in n else hp["f2"])
-                p.copy_(gain / math.sqrt(p.shape[1]) * r)
-            else:
-                raise RuntimeError(f"unexpected parameter {n}")
-        bias = 0.1 * torch.randn(model.final_logits_bias.shape, generator=g)
-        bias[0, EOS] += spec["eos_bias"]
-        model.final_logits_bias.copy_(bias)
+    randomize_bart_weights(model, g, hp, gamma, emb_std, last, spec["eos_bias"])
     model.generation_config = GenerationConfig(
         max_length=MAX_LENGTH, decoder_start_token_id=EOS, bos_token_id=BOS, eos_token_id=EOS, pad_token_id=PAD,
         forced_bos_token_id=BOS, forced_eos_token_id=EOS)
@@ -136,12 +113,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--allow-other-versions", action="store_true")
     args = ap.parse_args()
-    have = {"torch": TORCH_VERSION, "transformers": transformers.__version__}
-    if have != PINNED and not args.allow_other_versions:
-        sys.exit(f"generate_bart.py: need {PINNED}, have {have}; pip install -r Fixtures/requirements.txt")
-    torch.set_num_threads(1)
-    transformers.logging.set_verbosity_error()
-    torch.manual_seed(0)
+    prepare_run("generate_bart.py", args)
     t0 = time.time()
     folder = os.path.join(OUT, SPEC["name"])
     if os.path.isdir(folder):

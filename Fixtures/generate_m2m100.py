@@ -41,9 +41,9 @@ from transformers import (AutoTokenizer, GenerationConfig, M2M100Config, M2M100F
                           M2M100Tokenizer, MBart50Tokenizer, NllbTokenizer)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from generate import (FORMAT, GENERATOR, MAX_LENGTH, OPTION_SETS, PINNED, SHARED, TORCH_VERSION,  # noqa: E402
-                      cut_after_eos, f32list, greedy_min_margin, make_readable, perturbed, record_batch,
-                      select_cases, write_json)
+from generate import (FORMAT, GENERATOR, MAX_LENGTH, OPTION_SETS, SHARED, cut_after_eos, f32list,  # noqa: E402
+                      greedy_min_margin, make_readable, perturbed, prepare_run, record_batch, select_cases,
+                      write_json)
 from generate_t5 import generate  # noqa: E402  (a cache that grows per layer: any layer counts)
 from transformers.models.nllb.tokenization_nllb import FAIRSEQ_LANGUAGE_CODES as NLLB_LANGUAGE_CODES  # noqa: E402
 from transformers.models.mbart50.tokenization_mbart50 import FAIRSEQ_LANGUAGE_CODES as MBART50_LANGUAGE_CODES  # noqa: E402
@@ -73,6 +73,35 @@ TOKENIZER_TEXTS = [
     "x</s>y <unk> <pad>z", "<s> start", "3.14 1,000 -42 50%", "Donaudampfschifffahrt", "__de__ Hallo eng_Latn deu_Latn",
 ]
 
+
+
+def randomize_bart_weights(model, g, hp, gamma, emb_std, scaled_norm, eos_bias):
+    """BART and mBART-50's tiny weights (same draw order as M2M100's): `scaled_norm`, the layer norm before the
+    output projection, carries `gamma` (the logits' spread); `final_logits_bias` favours </s> by `eos_bias`."""
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            r = torch.randn(p.shape, generator=g)
+            if n == scaled_norm:
+                p.copy_(gamma * (1 + 0.2 * r))
+            elif n.endswith("layer_norm.weight") or n.endswith("layernorm_embedding.weight"):
+                p.copy_(1 + 0.2 * r)
+            elif n.endswith(".bias"):
+                p.copy_(0.1 * r)
+            elif n == "model.shared.weight":
+                p.copy_(emb_std * r)
+                p[PAD] = 0.0
+            elif "embed_positions" in n:
+                p.copy_(0.5 * r)
+            elif n.endswith(".weight"):
+                gain = (hp["qk"] if ("q_proj" in n or "k_proj" in n) else hp["v"] if "v_proj" in n
+                        else hp["cao"] if "encoder_attn.out_proj" in n else hp["ao"] if "out_proj" in n
+                        else hp["f1"] if "fc1" in n else hp["f2"])
+                p.copy_(gain / math.sqrt(p.shape[1]) * r)
+            else:
+                raise RuntimeError(f"unexpected parameter {n}")
+        bias = 0.1 * torch.randn(model.final_logits_bias.shape, generator=g)
+        bias[0, EOS] += eos_bias
+        model.final_logits_bias.copy_(bias)
 
 def decoded(tok, kind, ids):
     """decode(ids, skip_special_tokens=True), language tokens left out first for M2M100: transformers 5.23's
@@ -371,12 +400,7 @@ def main():
     ap.add_argument("--allow-other-versions", action="store_true")
     ap.add_argument("--only", action="append", choices=[spec["name"] for spec in TINY_MODELS])
     args = ap.parse_args()
-    have = {"torch": TORCH_VERSION, "transformers": transformers.__version__}
-    if have != PINNED and not args.allow_other_versions:
-        sys.exit(f"generate_m2m100.py: need {PINNED}, have {have}; pip install -r Fixtures/requirements.txt")
-    torch.set_num_threads(1)
-    transformers.logging.set_verbosity_error()
-    torch.manual_seed(0)
+    prepare_run("generate_m2m100.py", args)
     t0 = time.time()
     for spec in TINY_MODELS:
         if args.only and spec["name"] not in args.only:

@@ -29,8 +29,8 @@ from safetensors.torch import save_file
 from transformers import GenerationConfig, MBartConfig, MBartForConditionalGeneration
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from generate import MAX_LENGTH, PINNED, TORCH_VERSION  # noqa: E402
-from generate_m2m100 import BOS, EOS, HP, PAD, make_tiny  # noqa: E402
+from generate import MAX_LENGTH, prepare_run  # noqa: E402
+from generate_m2m100 import BOS, EOS, HP, PAD, make_tiny, randomize_bart_weights  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "mbart50")
@@ -56,30 +56,7 @@ def build_tiny(spec, vocab_size, forced_bos):
     g = torch.Generator().manual_seed(spec["seed"])
     emb_std = hp["emb"] / (math.sqrt(d) if spec["scale"] else 1.0)
     gamma = hp["logit_std"] / (emb_std * math.sqrt(d))
-    with torch.no_grad():
-        for n, p in model.named_parameters():
-            r = torch.randn(p.shape, generator=g)
-            if n == "model.decoder.layer_norm.weight":
-                p.copy_(gamma * (1 + 0.2 * r))
-            elif n.endswith("layer_norm.weight") or n.endswith("layernorm_embedding.weight"):
-                p.copy_(1 + 0.2 * r)
-            elif n.endswith(".bias"):
-                p.copy_(0.1 * r)
-            elif n == "model.shared.weight":
-                p.copy_(emb_std * r)
-                p[PAD] = 0.0
-            elif "embed_positions" in n:
-                p.copy_(0.5 * r)
-            elif n.endswith(".weight"):
-                gain = (hp["qk"] if ("q_proj" in n or "k_proj" in n) else hp["v"] if "v_proj" in n
-                        else hp["cao"] if "encoder_attn.out_proj" in n else hp["ao"] if "out_proj" in n
-                        else hp["f1"] if "fc1" in n else hp["f2"])
-                p.copy_(gain / math.sqrt(p.shape[1]) * r)
-            else:
-                raise RuntimeError(f"unexpected parameter {n}")
-        bias = 0.1 * torch.randn(model.final_logits_bias.shape, generator=g)
-        bias[0, EOS] += spec["eos_bias"]
-        model.final_logits_bias.copy_(bias)
+    randomize_bart_weights(model, g, hp, gamma, emb_std, "model.decoder.layer_norm.weight", spec["eos_bias"])
     model.generation_config = GenerationConfig(
         max_length=MAX_LENGTH, decoder_start_token_id=EOS, bos_token_id=BOS, eos_token_id=EOS, pad_token_id=PAD,
         forced_bos_token_id=forced_bos, forced_eos_token_id=EOS)
@@ -120,12 +97,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--allow-other-versions", action="store_true")
     args = ap.parse_args()
-    have = {"torch": TORCH_VERSION, "transformers": transformers.__version__}
-    if have != PINNED and not args.allow_other_versions:
-        sys.exit(f"generate_mbart50.py: need {PINNED}, have {have}; pip install -r Fixtures/requirements.txt")
-    torch.set_num_threads(1)
-    transformers.logging.set_verbosity_error()
-    torch.manual_seed(0)
+    prepare_run("generate_mbart50.py", args)
     t0 = time.time()
     for spec in TINY_MODELS:
         r = make_tiny(spec, build_tiny, write_checkpoint, load_reference, OUT)

@@ -40,9 +40,9 @@ from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 from transformers.models.t5.modeling_t5 import T5Attention
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from generate import (FORMAT, GENERATOR, MAX_LENGTH, OPTION_SETS, PINNED, SHARED, TOKENIZER_TEXTS, TORCH_VERSION,  # noqa: E402
-                      MIN_GREEDY_MARGIN, cut_after_eos, f32list, greedy_min_margin, make_readable, perturbed,
-                      record_batch, select_cases, write_json)
+from generate import (FORMAT, GENERATOR, MAX_LENGTH, MIN_GREEDY_MARGIN, OPTION_SETS, SHARED,  # noqa: E402
+                      TOKENIZER_TEXTS, cut_after_eos, f32list, greedy_min_margin, make_readable, perturbed,
+                      prepare_run, record_batch, select_cases, write_json)
 from generate import generate as generate_with_config_cache  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -410,12 +410,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--allow-other-versions", action="store_true")
     args = ap.parse_args()
-    have = {"torch": TORCH_VERSION, "transformers": transformers.__version__}
-    if have != PINNED and not args.allow_other_versions:
-        sys.exit(f"generate_t5.py: need {PINNED}, have {have}; pip install -r Fixtures/requirements.txt")
-    torch.set_num_threads(1)
-    transformers.logging.set_verbosity_error()
-    torch.manual_seed(0)
+    prepare_run("generate_t5.py", args)
     t0 = time.time()
     for spec in TINY_MODELS:
         r = make_tiny(spec)
