@@ -185,4 +185,61 @@ struct Int8GEMMTests {
             }
         }
     }
+    /// The packed kernel's k blocks (512), row blocks (240) and thread split keep the plain chain of fused
+    /// multiply-adds in k order, then the bias: the result equals that loop bit for bit, for every thread count.
+    @Test func kBlocksAndThreadsKeepTheFusedMultiplyAddChainBitForBit() throws {
+        let (rows, out, k) = (250, 200, 1100)  // 2 row blocks, 3 k blocks, 7 panels (the last one partial)
+        var seed: UInt64 = 19
+        let x = random(rows * k, seed: &seed)
+        let weight = random(out * k, seed: &seed)
+        let bias = random(out, seed: &seed)
+        var expected = [Float](repeating: 0, count: rows * out)
+        for r in 0..<rows {
+            for o in 0..<out {
+                var sum: Float = 0
+                for i in 0..<k { sum = sum.addingProduct(weight[o * k + i], x[r * k + i]) }
+                expected[r * out + o] = sum + bias[o]
+            }
+        }
+        // The packed storage whatever XLATE_GEMM says (the kernel runs on any CPU; without FMA, AVX2 or AVX-512 code
+        // the products are not fused, so only the thread counts are compared there).
+        let matrix = try WeightMatrix(weight, outFeatures: out, inFeatures: k, path: .packedAVX2)
+        let int8 = try WeightMatrix(weight, outFeatures: out, inFeatures: k, computeType: .int8)
+        let onOneThread = product(matrix, x, rows: rows, bias: bias)
+        if xk_gemm_level() >= 3 { #expect(onOneThread.map(\.bitPattern) == expected.map(\.bitPattern)) }
+        let int8OnOneThread = product(int8, x, rows: rows, bias: bias)
+        for threads in [2, 3] {
+            ProductThreads.with(threads) {
+                #expect(ProductThreads.current == threads)
+                let y = product(matrix, x, rows: rows, bias: bias)
+                #expect(y.map(\.bitPattern) == onOneThread.map(\.bitPattern), "\(threads) threads")
+                let y8 = product(int8, x, rows: rows, bias: bias)
+                #expect(y8.map(\.bitPattern) == int8OnOneThread.map(\.bitPattern), "int8, \(threads) threads")
+            }
+        }
+        #expect(ProductThreads.current == 1)
+    }
+
+    /// A tied embedding reads its rows from the product's storage: float weights exactly, int8 dequantised.
+    @Test func rowsComeBackFromThePackedWeights() throws {
+        let (out, k) = (70, 37)
+        var seed: UInt64 = 23
+        let weight = random(out * k, seed: &seed)
+        var row = [Float](repeating: .nan, count: k)
+        for path in [GEMMPath.current, .openBLAS] {
+            let table = EmbeddingTable(rowsOf: try WeightMatrix(weight, outFeatures: out, inFeatures: k, path: path))
+            #expect(table.byteCount == 0)
+            for r in [0, 31, 32, 69] {
+                table.copyRow(r, to: &row)
+                #expect(row == Array(weight[(r * k)..<((r + 1) * k)]), "\(path) row \(r)")
+            }
+        }
+        let int8 = EmbeddingTable(rowsOf: try WeightMatrix(weight, outFeatures: out, inFeatures: k, computeType: .int8))
+        for r in [0, 33, 69] {
+            int8.copyRow(r, to: &row)
+            let original = weight[(r * k)..<((r + 1) * k)]
+            let step = original.map(abs).max()! / 127  // one quantisation step of this row
+            for (a, b) in zip(row, original) { #expect(abs(a - b) <= step / 2 + 1e-6, "int8 row \(r)") }
+        }
+    }
 }
