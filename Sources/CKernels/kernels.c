@@ -33,9 +33,37 @@ static inline float xk_exp(float x) {
     return p * scale;
 }
 
-static inline float xk_max(const float *x, int n) {
+typedef float v16 __attribute__((vector_size(64), aligned(4)));
+
+// The largest x[i] (NaNs are passed over; -infinity for none). Sixteen lanes run side by side and meet at the end:
+// a maximum is the same in any order (±0 may come out either way; they compare equal), and one chain of scalar
+// comparisons would wait 4 cycles per element (a 58k-row vocabulary's log-softmax).
+static inline __attribute__((always_inline)) float xk_max(const float *x, int n) {
+    v16 lanes = (v16){0} - INFINITY;
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        v16 v;
+        memcpy(&v, x + i, sizeof v);
+        lanes = __builtin_elementwise_max(lanes, v);
+    }
     float m = -INFINITY;
-    for (int i = 0; i < n; i++) m = x[i] > m ? x[i] : m;
+    for (int j = 0; j < 16; j++) m = lanes[j] > m ? lanes[j] : m;
+    for (; i < n; i++) m = x[i] > m ? x[i] : m;
+    return m;
+}
+
+// The largest |x[i]| (at least 0; NaNs passed over), sixteen lanes at a time as xk_max.
+static inline __attribute__((always_inline)) float xk_max_abs(const float *x, int n) {
+    v16 lanes = {0};
+    int i = 0;
+    for (; i + 16 <= n; i += 16) {
+        v16 v;
+        memcpy(&v, x + i, sizeof v);
+        lanes = __builtin_elementwise_max(lanes, __builtin_elementwise_abs(v));
+    }
+    float m = 0.0f;
+    for (int j = 0; j < 16; j++) m = lanes[j] > m ? lanes[j] : m;
+    for (; i < n; i++) m = fabsf(x[i]) > m ? fabsf(x[i]) : m;
     return m;
 }
 
@@ -76,6 +104,29 @@ XK_CLONES void xk_silu(float *x, int n) {
     for (int i = 0; i < n; i++) x[i] = x[i] / (1.0f + xk_exp(-x[i]));
 }
 
+// output[d] = Σ_j p[j] · value_j[d] in order of j (no reassociation: the order is the result), 64 dimensions at a
+// time in registers: through memory, each step would wait on the previous step's store.
+static inline __attribute__((always_inline)) void xk_weighted_values(const float *p, const float *values, int stride,
+                                                                    int count, int head_dim, float *output) {
+    int d0 = 0;
+    for (; d0 + 64 <= head_dim; d0 += 64) {
+        v16 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+        for (int j = 0; j < count; j++) {
+            const float *value = values + (size_t)j * stride + d0;
+            v16 v0, v1, v2, v3;
+            memcpy(&v0, value, 64); memcpy(&v1, value + 16, 64); memcpy(&v2, value + 32, 64); memcpy(&v3, value + 48, 64);
+            a0 = a0 + p[j] * v0; a1 = a1 + p[j] * v1; a2 = a2 + p[j] * v2; a3 = a3 + p[j] * v3;
+        }
+        memcpy(output + d0, &a0, 64); memcpy(output + d0 + 16, &a1, 64);
+        memcpy(output + d0 + 32, &a2, 64); memcpy(output + d0 + 48, &a3, 64);
+    }
+    for (int d = d0; d < head_dim; d++) output[d] = 0.0f;
+    for (int j = 0; j < count && d0 < head_dim; j++) {
+        const float *value = values + (size_t)j * stride;
+        for (int d = d0; d < head_dim; d++) output[d] += p[j] * value[d];
+    }
+}
+
 // Scaled dot-product attention of one query over `count` keys for one head; keys/values rows `stride` apart.
 // Leaves the probabilities in `scores`.
 XK_CLONES void xk_attend(const float *query, const float *keys, const float *values, int stride, int count,
@@ -95,13 +146,8 @@ XK_CLONES void xk_attend(const float *query, const float *keys, const float *val
         sum += scores[j];
     }
     float inverse = 1.0f / sum;
-    for (int d = 0; d < head_dim; d++) output[d] = 0.0f;
-    for (int j = 0; j < count; j++) {
-        float p = scores[j] * inverse;
-        scores[j] = p;
-        const float *value = values + (size_t)j * stride;
-        for (int d = 0; d < head_dim; d++) output[d] += p * value[d];
-    }
+    for (int j = 0; j < count; j++) scores[j] *= inverse;
+    xk_weighted_values(scores, values, stride, count, head_dim, output);
 }
 
 // The first i in [0, n) with x[i] + add > threshold, or n. Blocks of 16 are tested without branches (the
@@ -259,7 +305,6 @@ static void xk_parallel_panels(void (*function)(void *, int, int), void *context
 // K block, so results equal `cblas_sgemm` + bias bit for bit whenever OpenBLAS does not split K (k <= its block).
 // Panels are the outer loop: each weight panel is read from memory once per call, the activations stay in cache.
 
-typedef float v16 __attribute__((vector_size(64), aligned(4)));
 #define NR 32
 #define MR 12
 
@@ -643,11 +688,7 @@ XK_CLONES void xk_quantize_rows(const float *x, int m, int k, uint8_t *out, floa
     int kp = I8_KPAD(k);
     for (int i = 0; i < m; i++) {
         const float *row = x + (size_t)i * k;
-        float amax = 0.0f;
-        for (int kk = 0; kk < k; kk++) {
-            float a = fabsf(row[kk]);
-            amax = a > amax ? a : amax;
-        }
+        float amax = xk_max_abs(row, k);
         float scale = amax > 0.0f ? 127.0f / amax : 0.0f;
         uint8_t *q = out + (size_t)i * kp;
         for (int kk = 0; kk < k; kk++) {
@@ -689,13 +730,17 @@ XK_CLONES static void i8_gemm_generic(const uint8_t *xq, const float *xs, int m,
 VNNI static inline __attribute__((always_inline)) void i8_tile_vnni(const uint8_t *xq, int kp, const int8_t *panel,
                                                                     int rows, const float *xs, const float *ws,
                                                                     const int32_t *comp, const float *bias, float *y,
-                                                                    int ldy, int cols) {
+                                                                    int ldy, int cols, const int8_t *next) {
     __m512i a0[MR], a1[MR];
 #pragma clang loop unroll(full)
     for (int i = 0; i < rows; i++) { a0[i] = _mm512_setzero_si512(); a1[i] = _mm512_setzero_si512(); }
     for (int g = 0; g < kp / 4; g++) {
         __m512i w0 = _mm512_load_si512((const void *)(panel + (size_t)g * NR * 4));
         __m512i w1 = _mm512_load_si512((const void *)(panel + (size_t)g * NR * 4 + 64));
+        if (next) {
+            __builtin_prefetch(next + (size_t)g * NR * 4, 0, 2);
+            __builtin_prefetch(next + (size_t)g * NR * 4 + 64, 0, 2);
+        }
 #pragma clang loop unroll(full)
         for (int i = 0; i < rows; i++) {
             int32_t four;
@@ -721,8 +766,11 @@ VNNI static inline __attribute__((always_inline)) void i8_tile_vnni(const uint8_
     }
 }
 
-#define I8TILE(R) \
-    case R: i8_tile_vnni(xb, kp, panel, R, xs + m0, ws + p * NR, comp + p * NR, bp, yb, n, cols); break;
+#define I8TILE(R)                                                                                                  \
+    case R:                                                                                                        \
+        if (next) i8_tile_vnni(xb, kp, panel, R, xs + m0, ws + p * NR, comp + p * NR, bp, yb, n, cols, next);     \
+        else i8_tile_vnni(xb, kp, panel, R, xs + m0, ws + p * NR, comp + p * NR, bp, yb, n, cols, 0);             \
+        break;
 
 VNNI static void i8_gemm_vnni(const uint8_t *xq, const float *xs, int m, int kp, const int8_t *packed,
                               const float *ws, const int32_t *comp, const float *bias, int n, float *y, int p0, int p1) {
@@ -736,6 +784,8 @@ VNNI static void i8_gemm_vnni(const uint8_t *xq, const float *xs, int m, int kp,
             int rows = m - m0 < MR ? m - m0 : MR;
             const uint8_t *xb = xq + (size_t)m0 * kp;
             float *yb = y + (size_t)m0 * n + p * NR;
+            // The first tile of a panel brings the next panel into L2 (see `tile`).
+            const int8_t *next = m0 == 0 && p + 1 < p1 ? panel + (size_t)NR * kp : 0;
             switch (rows) { I8TILE(12) I8TILE(11) I8TILE(10) I8TILE(9) I8TILE(8) I8TILE(7) I8TILE(6) I8TILE(5)
                             I8TILE(4) I8TILE(3) I8TILE(2) I8TILE(1) }
         }

@@ -132,23 +132,41 @@ struct Int8GEMMTests {
             let bias = random(out, seed: &seed)
             let matrix = try WeightMatrix(weight, outFeatures: out, inFeatures: k, computeType: .int8)
             #expect(matrix.byteCount < out * k * 2 + 8 * 64 + 64 * k, "int8 panels take about a byte per weight")
-            let y = product(matrix, x, rows: rows, bias: bias)
-            for r in 0..<rows {
-                let xRow = x[(r * k)..<((r + 1) * k)]
-                let xMax = xRow.map(abs).max()!
-                for o in 0..<out {
-                    let wRow = weight[(o * k)..<((o + 1) * k)]
-                    let wMax = wRow.map(abs).max()!
-                    let (dx, dw) = (Double(xMax) / 127, Double(wMax) / 127)
-                    var exact = Double(bias[o])
-                    var bound = 1e-5 * Double(k)
-                    for (a, b) in zip(xRow, wRow) {
-                        exact += Double(a) * Double(b)
-                        bound += abs(Double(a)) * dw / 2 + abs(Double(b)) * dx / 2 + dx * dw / 4
-                    }
-                    let error = abs(Double(y[r * out + o]) - exact)
-                    #expect(error <= bound, "\(rows)×\(k) · \(k)×\(out) [\(r), \(o)]: error \(error) > bound \(bound)")
+            expectWithinTheQuantisationBound(product(matrix, x, rows: rows, bias: bias), x, weight, bias, rows, out, k)
+        }
+    }
+
+    /// A row's scale comes from its largest magnitude wherever it lies: in the 16-wide lanes or in the tail after
+    /// them (k = 37), positive or negative. A scale from a smaller value would clip that entry far past the bound.
+    @Test func theRowsLargestValueSetsItsScaleWhereverItLies() throws {
+        let (rows, out, k) = (37, 5, 37)
+        var seed: UInt64 = 37
+        var x = random(rows * k, seed: &seed)
+        for r in 0..<rows { x[r * k + r] = r % 2 == 0 ? 40 : -40 }
+        let weight = random(out * k, seed: &seed)
+        let bias = random(out, seed: &seed)
+        let matrix = try WeightMatrix(weight, outFeatures: out, inFeatures: k, computeType: .int8)
+        expectWithinTheQuantisationBound(product(matrix, x, rows: rows, bias: bias), x, weight, bias, rows, out, k)
+    }
+
+    func expectWithinTheQuantisationBound(
+        _ y: [Float], _ x: [Float], _ weight: [Float], _ bias: [Float], _ rows: Int, _ out: Int, _ k: Int
+    ) {
+        for r in 0..<rows {
+            let xRow = x[(r * k)..<((r + 1) * k)]
+            let xMax = xRow.map(abs).max()!
+            for o in 0..<out {
+                let wRow = weight[(o * k)..<((o + 1) * k)]
+                let wMax = wRow.map(abs).max()!
+                let (dx, dw) = (Double(xMax) / 127, Double(wMax) / 127)
+                var exact = Double(bias[o])
+                var bound = 1e-5 * Double(k)
+                for (a, b) in zip(xRow, wRow) {
+                    exact += Double(a) * Double(b)
+                    bound += abs(Double(a)) * dw / 2 + abs(Double(b)) * dx / 2 + dx * dw / 4
                 }
+                let error = abs(Double(y[r * out + o]) - exact)
+                #expect(error <= bound, "\(rows)×\(k) · \(k)×\(out) [\(r), \(o)]: error \(error) > bound \(bound)")
             }
         }
     }

@@ -19,6 +19,54 @@ struct OpsTests {
         #expect(abs(x[1] - -Float(log(2.0))) < 1e-6)
     }
 
+    /// The maximum is found in the 16-wide lanes and in the tail after them: a missed maximum of 1000 would make
+    /// the exponentials overflow, and every row must still sum to probability 1.
+    @Test func logSoftmaxFindsTheMaximumWhereverItLies() {
+        for count in [1, 15, 16, 17, 37] {
+            for position in 0..<count {
+                var x = (0..<count).map { Float($0 % 5) }
+                x[position] = 1000
+                Ops.logSoftmax(&x, count: count)
+                #expect(abs(x[position]) < 1e-6, "\(count) values, maximum at \(position)")
+                #expect(x.allSatisfy { $0.isFinite && $0 <= 0 }, "\(count) values, maximum at \(position)")
+            }
+        }
+    }
+
+    /// The output is the probability-weighted sum of the values, summed in order of position with one fused
+    /// multiply-add per step, however the kernel keeps its sums: bit for bit against that
+    /// loop, for head sizes done in registers (64, 128), with a tail (80) and below (8).
+    @Test(arguments: [8, 64, 80, 128])
+    func attentionSumsTheValuesInOrder(headDim: Int) {
+        var seed: UInt64 = UInt64(headDim)
+        func random() -> Float {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int(seed >> 40) % 2001 - 1000) / 1000
+        }
+        for count in [1, 2, 17, 37] {
+            let stride = 3 * headDim  // keys and values interleaved with other heads' columns, as in the cache
+            let query = (0..<headDim).map { _ in random() }
+            let keys = (0..<(count * stride)).map { _ in random() }
+            let values = (0..<(count * stride)).map { _ in random() }
+            var scores = [Float](repeating: .nan, count: count)
+            var output = [Float](repeating: .nan, count: headDim)
+            let scaling = 1 / Float(headDim).squareRoot()
+            Ops.attend(
+                query: query, keys: keys, values: values, stride: stride, count: count, headDim: headDim,
+                scaling: scaling, scores: &scores, output: &output)
+            var logits = (0..<count).map { j in
+                (0..<headDim).reduce(Float(0)) { $0 + query[$1] * keys[j * stride + $1] } * scaling
+            }
+            Ops.softmax(&logits, count: count)
+            for j in 0..<count { #expect(abs(scores[j] - logits[j]) < 1e-5, "head \(headDim), \(count) keys, key \(j)") }
+            var expected = [Float](repeating: 0, count: headDim)
+            for j in 0..<count {
+                for d in 0..<headDim { expected[d] = expected[d].addingProduct(scores[j], values[j * stride + d]) }
+            }
+            #expect(output.map(\.bitPattern) == expected.map(\.bitPattern), "head \(headDim), \(count) keys")
+        }
+    }
+
     @Test func layerNormMatchesFormula() {
         var x: [Float] = [1, 2, 3, 4, 10, 10, 10, 10]
         let weight: [Float] = [1, 2, 1, 1]
