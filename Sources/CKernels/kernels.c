@@ -683,20 +683,25 @@ static xk_i8_scratch *xk_i8_get(int m, int kp) {
     return s;
 }
 
-// Rows of x → unsigned bytes (q + 128), row stride kp (padding = 128, i.e. zero), and per-row scales max|x| / 127.
+// Rows of x → unsigned bytes (q + 128) and per-row scales max|x| / 127, in the kernels' layout: rows in tiles of MR
+// (tile t at t·MR·kp); within a tile, group g of four k (padding = 128, i.e. zero) holds the MR rows' four bytes side
+// by side at g·MR·4 + i·4. A tile reads one group's inputs at fixed offsets from one pointer, rather than from MR
+// rows kp apart (an address computed per row, every group).
 XK_CLONES void xk_quantize_rows(const float *x, int m, int k, uint8_t *out, float *scales) {
     int kp = I8_KPAD(k);
+    uint8_t q[kp];
     for (int i = 0; i < m; i++) {
         const float *row = x + (size_t)i * k;
         float amax = xk_max_abs(row, k);
         float scale = amax > 0.0f ? 127.0f / amax : 0.0f;
-        uint8_t *q = out + (size_t)i * kp;
         for (int kk = 0; kk < k; kk++) {
             float v = __builtin_roundevenf(row[kk] * scale);
             v = v > 127.0f ? 127.0f : (v < -127.0f ? -127.0f : v);
             q[kk] = (uint8_t)((int)v + 128);
         }
         for (int kk = k; kk < kp; kk++) q[kk] = 128;
+        uint8_t *tile = out + (size_t)(i / MR) * MR * kp + (i % MR) * 4;
+        for (int g = 0; g < kp / 4; g++) memcpy(tile + (size_t)g * MR * 4, q + 4 * g, 4);
         scales[i] = amax / 127.0f;
     }
 }
@@ -710,11 +715,11 @@ XK_CLONES static void i8_gemm_generic(const uint8_t *xq, const float *xs, int m,
         int cols = n - p * NR < NR ? n - p * NR : NR;
         for (int i = 0; i < m; i++) {
             int32_t acc[NR] = {0};
-            const uint8_t *row = xq + (size_t)i * kp;
+            const uint8_t *row = xq + (size_t)(i / MR) * MR * kp + (i % MR) * 4;  // xk_quantize_rows' layout
             for (int g = 0; g < kp / 4; g++)
                 for (int j = 0; j < NR; j++)
                     for (int t = 0; t < 4; t++)
-                        acc[j] += (int32_t)row[4 * g + t] * (int32_t)panel[(size_t)g * NR * 4 + j * 4 + t];
+                        acc[j] += (int32_t)row[(size_t)g * MR * 4 + t] * (int32_t)panel[(size_t)g * NR * 4 + j * 4 + t];
             for (int j = 0; j < cols; j++) {
                 int col = p * NR + j;
                 y[(size_t)i * n + col] = fmaf((float)(acc[j] - comp[col]), xs[i] * ws[col], bias ? bias[col] : 0.0f);
@@ -744,7 +749,7 @@ VNNI static inline __attribute__((always_inline)) void i8_tile_vnni(const uint8_
 #pragma clang loop unroll(full)
         for (int i = 0; i < rows; i++) {
             int32_t four;
-            memcpy(&four, xq + (size_t)i * kp + 4 * g, 4);
+            memcpy(&four, xq + (size_t)g * MR * 4 + i * 4, 4);
             __m512i x = _mm512_set1_epi32(four);
             a0[i] = _mm512_dpbusd_epi32(a0[i], x, w0);
             a1[i] = _mm512_dpbusd_epi32(a1[i], x, w1);
@@ -832,7 +837,7 @@ void xk_gemm_packed_i8(const float *x, int m, int k, const int8_t *packed, const
     // Blocks of rows, so the quantised copy stays small (and in cache) however many rows the encoder sends; the
     // decoder's rows (beams × sentences) fit in one block, so its weights are still read once per call.
     enum { BLOCK = 20 * MR };
-    xk_i8_scratch *s = xk_i8_get(m < BLOCK ? m : BLOCK, kp);
+    xk_i8_scratch *s = xk_i8_get(m < BLOCK ? (m + MR - 1) / MR * MR : BLOCK, kp);  // whole tiles
     for (int r0 = 0; r0 < m; r0 += BLOCK) {
         int rows = m - r0 < BLOCK ? m - r0 : BLOCK;
         xk_quantize_rows(x + (size_t)r0 * k, rows, k, s->bytes, s->scales);

@@ -95,8 +95,8 @@ void xk_packed_row_i8(const int8_t *packed, int k, int row, float scale, float *
 /// multiple of this many rows can be packed part by part.
 #define XK_PANEL_COLUMNS 32
 
-/// Rows of `x` (`[m, k]`) quantised the same way per row, stored as `q + 128` with row stride `k` rounded up to 4;
-/// `scales[i] = max|row i| / 127`.
+/// Rows of `x` (`[m, k]`) quantised per row, stored as `q + 128` in tiles of 12 rows: group g of four k (k rounded up
+/// to 4, kp) of row i at `(i / 12)·12·kp + g·48 + (i % 12)·4`; `out` holds whole tiles. `scales[i] = max|row i| / 127`.
 void xk_quantize_rows(const float *x, int m, int k, uint8_t *out, float *scales);
 
 /// `y[m, n] ≈ x[m, k] · wᵀ + bias` with `w` packed by `xk_pack_weight_i8` and `x` quantised per row on the fly.
