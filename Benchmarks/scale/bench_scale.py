@@ -10,6 +10,7 @@ cost every engine the same work; the driver counts each output's tokens and stop
     Benchmarks/scale/run.sh                                   # everything (hours on 2 cores: see Benchmarks/README.md)
     Benchmarks/scale/run.sh --sizes opus-mt-en-de --lines 50 --lengths 32 --no-latency   # a quick check
     Benchmarks/scale/run.sh --latency --sizes opus-mt-en-de   # only the batch-1 latency table (latency.py)
+    Benchmarks/scale/run.sh --sizes nllb-200-distilled-600M --lines 20 --lengths 32 --beams 4 --repeat 1 --no-latency
 """
 from __future__ import annotations
 
@@ -41,24 +42,65 @@ def family_of(model: Path) -> str:
     return json.loads((model / "config.json").read_text())["model_type"]
 
 
+# Multilingual models (NLLB-200, model_type m2m_100) translate eng_Latn -> deu_Latn in every engine.
+LANGUAGES = {"m2m_100": ("eng_Latn", "deu_Latn")}
+
+
 def xlate_length(family: str, n: int) -> int:
     """The --min-length = --max-length that makes xlate write exactly n text tokens. xlate counts as transformers:
     the decoder start token is included, and Marian models force `</s>` at the last place, so n + 2; T5 forces no
-    `</s>` (the output just stops at the limit), so n + 1."""
+    `</s>` (the output just stops at the limit), so n + 1; NLLB forces no `</s>` either, but its first generated
+    token is the target language's (forced_bos_token_id), so n + 2."""
     return n + 1 if family == "t5" else n + 2
 
 
+def ct2_length(family: str, n: int) -> int:
+    """The min_decoding_length = max_decoding_length that makes CTranslate2 write exactly n text tokens: it counts
+    neither the start token nor a `</s>`, but it counts the target prefix (NLLB's language token), so n + 1 there."""
+    return n + 1 if family in LANGUAGES else n
+
+
+def xlate_language_args(family: str) -> list[str]:
+    """`--src` / `--tgt` for a multilingual model (which xlate requires), else nothing."""
+    if family not in LANGUAGES:
+        return []
+    source, target = LANGUAGES[family]
+    return ["--src", source, "--tgt", target]
+
+
+def ct2_source(family: str, pieces: list[str], max_source_length: int) -> list[str]:
+    """A source line for CTranslate2 as the model's tokenizer builds it, truncated to the model's positions: pieces
+    + `</s>` (OPUS-MT, T5), `eng_Latn` + pieces + `</s>` (NLLB's non-legacy layout)."""
+    if family in LANGUAGES:
+        return [LANGUAGES[family][0]] + pieces[: max_source_length - 2] + ["</s>"]
+    return pieces[: max_source_length - 1] + ["</s>"]
+
+
+def ct2_target_prefix(family: str, lines: int) -> list[list[str]] | None:
+    """NLLB's target language token as each line's target prefix (CTranslate2's way of forced_bos_token_id)."""
+    return [[LANGUAGES[family][1]]] * lines if family in LANGUAGES else None
+
+
 def spm_files(model) -> tuple[str, str]:
-    """The source and target SentencePiece models: Marian's source.spm / target.spm, T5's one spiece.model."""
+    """The source and target SentencePiece models: Marian's source.spm / target.spm, T5's one spiece.model, NLLB's
+    one sentencepiece.bpe.model."""
     model = Path(model)
     if (model / "source.spm").exists():
         return str(model / "source.spm"), str(model / "target.spm")
-    return str(model / "spiece.model"), str(model / "spiece.model")
+    one = model / "sentencepiece.bpe.model"
+    if not one.exists():
+        one = model / "spiece.model"
+    return str(one), str(one)
 
 
-def text_tokens(pieces: list[str]) -> int:
+def text_tokens(pieces: list[str], family: str) -> int:
     """Text tokens among an engine's output pieces: xlate's JSON `tokens` end with `</s>` when the output has it;
-    CTranslate2's hypotheses never list it. Neither lists the start token."""
+    CTranslate2's hypotheses never list it. Neither lists the start token. Both begin NLLB's with the target
+    language token, which is not text: -1 (never a length asked for) when it is missing."""
+    if family in LANGUAGES:
+        if pieces[:1] != [LANGUAGES[family][1]]:
+            return -1
+        pieces = pieces[1:]
     return len([p for p in pieces if p != "</s>"])
 
 
@@ -84,11 +126,13 @@ def worker_ct2(argv: list[str]) -> int:
                                         compute_type=a.compute_type)
     t2 = time.perf_counter()
     lines = bench.read_lines(a.input)
-    # Source pieces + </s>, as the OPUS-MT example (and `make bench`), truncated to the model's positions.
-    batch = [source_spm.encode(line, out_type=str)[: a.max_source_length - 1] + ["</s>"] for line in lines]
-    # CTranslate2 counts text tokens only (no start token; no </s> at the limit): min = max = N gives N tokens.
-    results = translator.translate_batch(batch, beam_size=a.beam, max_batch_size=a.batch_size,
-                                         min_decoding_length=a.length, max_decoding_length=a.length)
+    family = family_of(Path(a.model))
+    # As the OPUS-MT example (and `make bench`) and NLLB's tokenizer build them (ct2_source).
+    batch = [ct2_source(family, source_spm.encode(line, out_type=str), a.max_source_length) for line in lines]
+    length = ct2_length(family, a.length)
+    results = translator.translate_batch(batch, target_prefix=ct2_target_prefix(family, len(batch)),
+                                         beam_size=a.beam, max_batch_size=a.batch_size,
+                                         min_decoding_length=length, max_decoding_length=length)
     outputs = [r.hypotheses[0] for r in results]
     t3 = time.perf_counter()
     with open(a.output, "w", encoding="utf-8") as f:
@@ -125,7 +169,7 @@ def run_one(a, setting: dict, engine: str, inp: Path, work: Path, env: dict) -> 
         cmd = [a.xlate_bin, "--model", str(model), "-i", str(inp), "-o", str(out), "--beam", str(beam),
                "--batch-size", str(a.batch_size), "--threads", str(a.threads), "--split", "none",
                "--min-length", str(length), "--max-length", str(length), "--format", "json",
-               *bench.XLATE_ENGINES[engine]]
+               *xlate_language_args(setting["family"]), *bench.XLATE_ENGINES[engine]]
     else:
         cmd = [sys.executable, str(Path(__file__).resolve()), "worker", "--model", str(model),
                "--ct2-dir", setting["ct2_dirs"][engine], "--compute-type", engine[4:], "--input", str(inp),
@@ -144,7 +188,7 @@ def run_one(a, setting: dict, engine: str, inp: Path, work: Path, env: dict) -> 
         run["translate_s"] = max(run["process_s"] - run["load_s"], 1e-9)
     else:
         run.update(json.loads(result.read_text()))
-    counts = [text_tokens(json.loads(line)["tokens"]) for line in bench.read_lines(str(out))]
+    counts = [text_tokens(json.loads(line)["tokens"], setting["family"]) for line in bench.read_lines(str(out))]
     wrong = [(i + 1, c) for i, c in enumerate(counts) if c != n]
     if len(counts) != setting["lines"] or wrong:
         sys.exit(f"bench-scale: {engine} on {size}, beam {beam}: {len(counts)} outputs for {setting['lines']} lines; "
@@ -173,6 +217,7 @@ def throughput(a, sizes: list[str], lengths: list[int], beams: list[int], engine
     bench.write_lines(str(inp), lines)
     meta["input"] = {"file": a.input, "lines": len(lines)}
     rows = []
+    split_args = list(a.xlate_extra)
     for size in sizes:
         model = ensure_model(a, size)
         a.model = str(model)  # what bench.ct2_model and bench.measure_xlate_loads read
@@ -181,6 +226,8 @@ def throughput(a, sizes: list[str], lengths: list[int], beams: list[int], engine
                    "max_source": int(config.get("max_position_embeddings", 512)),
                    "ct2_dirs": {e: bench.ct2_model(a, e[4:], env) for e in engines if e.startswith("ct2-")}}
         xlate_engines = [e for e in engines if e in bench.XLATE_ENGINES]
+        # The load is timed on `xlate ... *a.xlate_extra` with an empty input: a multilingual model needs --tgt there.
+        a.xlate_extra = split_args + xlate_language_args(setting["family"])
         setting["xlate_loads"] = bench.measure_xlate_loads(a, xlate_engines, work, env) if xlate_engines else {}
         settings = [(n, beam) for n in lengths for beam in beams]
         runs = {(n, beam, e): [] for n, beam in settings for e in engines}

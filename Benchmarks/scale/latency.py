@@ -66,6 +66,7 @@ def worker(argv: list[str]) -> int:
     p.add_argument("--result", required=True)
     a = p.parse_args(argv)
     buckets = json.loads(Path(a.buckets).read_text())
+    family = bench_scale.family_of(Path(a.model))
     t0 = time.perf_counter()
     if a.engine == "ct2":
         import ctranslate2
@@ -78,13 +79,13 @@ def worker(argv: list[str]) -> int:
                                             compute_type=a.compute_type)
 
         def call(line: str, bucket: dict) -> int:
-            pieces = source_spm.encode(line, out_type=str) + ["</s>"]
-            n = bucket["length"]
-            result = translator.translate_batch([pieces], beam_size=a.beam, min_decoding_length=n,
-                                                max_decoding_length=n)
+            pieces = bench_scale.ct2_source(family, source_spm.encode(line, out_type=str), 1 << 30)
+            n = bench_scale.ct2_length(family, bucket["length"])
+            result = translator.translate_batch([pieces], target_prefix=bench_scale.ct2_target_prefix(family, 1),
+                                                beam_size=a.beam, min_decoding_length=n, max_decoding_length=n)
             tokens = result[0].hypotheses[0]
-            target_spm.decode(tokens)  # detokenised, as xlate's output is
-            return len(tokens)
+            target_spm.decode(tokens[1:] if family in bench_scale.LANGUAGES else tokens)  # as xlate detokenises
+            return bench_scale.text_tokens(tokens, family)
     else:
         import torch
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
@@ -92,16 +93,23 @@ def worker(argv: list[str]) -> int:
         torch.set_num_threads(a.threads)
         tokenizer = AutoTokenizer.from_pretrained(a.model)
         model = AutoModelForSeq2SeqLM.from_pretrained(a.model, dtype=torch.float32).eval()
+        # NLLB: eng_Latn sources, the target language forced first (as its model card's example).
+        language = {}
+        if family in bench_scale.LANGUAGES:
+            source, target = bench_scale.LANGUAGES[family]
+            tokenizer.src_lang = source
+            language = {"forced_bos_token_id": tokenizer.convert_tokens_to_ids(target)}
 
         def call(line: str, bucket: dict) -> int:
             with torch.inference_mode():
                 enc = tokenizer([line], return_tensors="pt")
                 # transformers counts as xlate: the start token included, the forced </s> at the limit.
                 length = bucket["xlate_length"]
-                out = model.generate(**enc, num_beams=a.beam, do_sample=False, min_length=length, max_length=length)
+                out = model.generate(**enc, num_beams=a.beam, do_sample=False, min_length=length, max_length=length,
+                                     **language)
                 tokenizer.batch_decode(out, skip_special_tokens=True)
             ids = out[0].tolist()[1:]  # without the decoder start token
-            return len([i for i in ids if i != model.config.eos_token_id])
+            return bench_scale.text_tokens(tokenizer.convert_ids_to_tokens(ids), family)
     load_s = time.perf_counter() - t0
     call(buckets[0]["lines"][0], buckets[0])  # warm-up, untimed
     result = {"load_s": load_s, "buckets": {}}
@@ -122,11 +130,13 @@ def worker(argv: list[str]) -> int:
 
 def xlate_args(a, model: Path, beam: int, length: int, int8: bool) -> list[str]:
     return ["--model", str(model), "--beam", str(beam), "--threads", str(a.threads),
-            "--min-length", str(length), "--max-length", str(length)] + (["--compute-type", "int8"] if int8 else [])
+            "--min-length", str(length), "--max-length", str(length),
+            *bench_scale.xlate_language_args(bench_scale.family_of(model))] + (["--compute-type", "int8"] if int8 else [])
 
 
 def run_xlate_library(a, model: Path, beam: int, buckets: list[dict], int8: bool, work: Path, env: dict) -> dict:
     result = {"buckets": {}}
+    family = bench_scale.family_of(model)
     for bucket in buckets:
         inp = work / f"latency-{bucket['name']}.en"
         bench.write_lines(str(inp), bucket["lines"])
@@ -138,7 +148,7 @@ def run_xlate_library(a, model: Path, beam: int, buckets: list[dict], int8: bool
         calls = [o for o in objects if "ms" in o]
         result["load_s"] = objects[-1]["load_ms"] / 1e3
         result["buckets"][bucket["name"]] = {"ms": [o["ms"] for o in calls],
-                                             "tokens": [bench_scale.text_tokens(o["tokens"]) for o in calls]}
+                                             "tokens": [bench_scale.text_tokens(o["tokens"], family) for o in calls]}
     return result
 
 
@@ -146,6 +156,7 @@ def run_xlate_cli(a, model: Path, beam: int, buckets: list[dict], env: dict) -> 
     """One `xlate` process per bucket reading a pipe: each line is written, then its output line awaited. The time
     is the round trip through the pipes (what an editor plugin feeding xlate's stdin waits)."""
     result = {"buckets": {}}
+    family = bench_scale.family_of(model)
     for bucket in buckets:
         # --quiet: stderr is read only at the end, so nothing but an error may go there.
         cmd = [a.xlate_bin, *xlate_args(a, model, beam, bucket["xlate_length"], False), "--split", "none",
@@ -161,7 +172,7 @@ def run_xlate_cli(a, model: Path, beam: int, buckets: list[dict], env: dict) -> 
                 ms = (time.perf_counter() - start) * 1e3
                 if not reply:
                     sys.exit(f"latency: {' '.join(cmd)} ended without answering:\n{proc.stderr.read()[-3000:]}")
-                return ms, bench_scale.text_tokens(json.loads(reply)["tokens"])
+                return ms, bench_scale.text_tokens(json.loads(reply)["tokens"], family)
 
             call(bucket["lines"][0])  # warm-up, and the model load, untimed
             timed = [call(line) for line in bucket["lines"]]

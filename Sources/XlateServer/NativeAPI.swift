@@ -9,11 +9,13 @@ struct NativeRequest: Decodable {
     var source: String
     var target: String
     var apiKey: String?
-    var beam: Int?
-    var nbest: Int?
-    var maxLength: Int?
+    var beam: JSONInteger?
+    var nbest: JSONInteger?
+    var maxLength: JSONInteger?
+    /// Shortest output in tokens, counted as `max_length` (as `xlate --min-length`).
+    var minLength: JSONInteger?
     var lengthPenalty: Double?
-    var noRepeatNgram: Int?
+    var noRepeatNgram: JSONInteger?
     var repetitionPenalty: Double?
     var prefix: String?
     /// Add `token_scores` (as `xlate --format json --scores`).
@@ -28,10 +30,22 @@ struct NativeRequest: Decodable {
     var stream: Bool?
 
     enum CodingKeys: String, CodingKey {
-        case q, source, target, apiKey = "api_key", beam, nbest, maxLength = "max_length"
+        case q, source, target, apiKey = "api_key", beam, nbest, maxLength = "max_length", minLength = "min_length"
         case lengthPenalty = "length_penalty", noRepeatNgram = "no_repeat_ngram"
         case repetitionPenalty = "repetition_penalty", prefix, scores, alignment, alignmentHTML = "alignment_html"
         case split, stream
+    }
+
+    /// An integer field. Foundation's JSONDecoder on Linux reports a number that is no `Int` (`2.5`, `1e30`) as
+    /// invalid JSON, naming no field; this names it (`min_length: must be an integer`).
+    struct JSONInteger: Decodable {
+        var value: Int
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            do { value = try container.decode(Int.self) } catch let error as Swift.DecodingError { throw error } catch {
+                throw Swift.DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "must be an integer"))
+            }
+        }
     }
 
     /// A string or an array of strings.
@@ -66,13 +80,14 @@ extension TranslationServer {
 
         var settings = TranslationSettings()
         settings.threads = configuration.threads
-        settings.beam = parameters.beam
-        settings.maxLength = parameters.maxLength
+        settings.beam = parameters.beam?.value
+        settings.maxLength = parameters.maxLength?.value
+        settings.minLength = parameters.minLength?.value
         settings.lengthPenalty = parameters.lengthPenalty
-        settings.noRepeatNgram = parameters.noRepeatNgram
+        settings.noRepeatNgram = parameters.noRepeatNgram?.value
         settings.repetitionPenalty = parameters.repetitionPenalty
         settings.prefix = parameters.prefix
-        let nbest = parameters.nbest ?? 1
+        let nbest = parameters.nbest?.value ?? 1
         // Checked here, before the library's bounds: the n-best list sizes the beam.
         guard nbest >= 1 else { throw APIError.badRequest("Invalid request: nbest must be >= 1, got \(nbest)") }
         settings.nbest = nbest

@@ -186,6 +186,7 @@ struct ServerTests {
             (["q": "Hi.", "source": "en", "target": "de", "nbest": 1_000_000], "num_beams"),
             (["q": "Hi.", "source": "en", "target": "de", "nbest": 5, "beam": 2], "num_return_sequences"),
             (["q": "Hi.", "source": "en", "target": "de", "max_length": Int.max], "max_length"),
+            (["q": "Hi.", "source": "en", "target": "de", "beam": 1.5], "Invalid request: beam: must be an integer"),
             (["q": "Hi.", "source": "en", "target": "de", "alignment": "2"], "alignment"),
             (["q": 5, "source": "en", "target": "de"], "q must be a string or an array of strings"),
             (["source": "en", "target": "de"], "missing q parameter"),
@@ -198,6 +199,51 @@ struct ServerTests {
             #expect(reply.error?.contains(words) == true, "\(body): \(reply.text)")
         }
         #expect(try server.request("GET", "/health").status == 200)
+    }
+
+    /// `min_length` in `/v1/translate`: the object `xlate --format json --min-length` writes (that option is tested
+    /// against transformers in CLITests.MinLength); bad values answer 400 naming `min_length`.
+    @Test func nativeAPIMinLength() throws {
+        let server = try ServerProcess()
+        defer { server.stop() }
+        let cat = "The cat sat on the mat because it was tired."
+        // The CLI's options, the same in the request, and the JSON `tokens` count CLITests.MinLength expects.
+        let cases: [(cli: [String], json: [String: Any], tokens: Int)] = [
+            // Greedy, </s> banned until 24 tokens (start included): 23 pieces, then </s>.
+            (["--beam", "1", "--min-length", "24"], ["beam": 1, "min_length": 24], 24),
+            // The model's beam 4: 28 pieces (CLITests.MinLength lists them), then </s>.
+            (["--min-length", "24"], ["min_length": 24], 29),
+            // min = max = 20: 18 text pieces and the forced </s>.
+            (["--min-length", "20", "--max-length", "20"], ["min_length": 20, "max_length": 20], 19),
+        ]
+        for c in cases {
+            let cli = try Self.cliTranslations([cat], ["--format", "json", "--split", "none"] + c.cli)
+            let want = try JSONSerialization.jsonObject(with: Data(cli[0].utf8)) as? NSDictionary
+            var body: [String: Any] = ["q": [cat], "source": "en", "target": "de", "split": "none"]
+            body.merge(c.json) { $1 }
+            let reply = try server.post("/v1/translate", json: body)
+            #expect(reply.status == 200, "\(c.cli): \(reply.text)")
+            let got = try #require((try reply.object["translations"] as? [Any])?.first as? NSDictionary)
+            #expect(got == want, "\(c.cli)")
+            // Forced past the unforced translation's 13 pieces and </s>.
+            #expect((got["tokens"] as? [String])?.count == c.tokens, "\(c.cli): \(got)")
+        }
+        let bad: [(Any, String)] = [
+            (-1, "Invalid request: min_length: the minimum length must be >= 0, got -1"),
+            ("24", "Invalid request: min_length must be of type Int"),
+            (2.5, "Invalid request: min_length: must be an integer"),
+            (1_000_000, "Invalid request: min_length: the minimum length 1000000 exceeds the maximum length 256"),
+        ]
+        for (value, words) in bad {
+            let reply = try server.post("/v1/translate", json: ["q": cat, "source": "en", "target": "de", "min_length": value])
+            #expect(reply.status == 400, "\(value): \(reply.text)")
+            #expect(reply.error?.contains(words) == true, "\(value): \(reply.text)")
+        }
+        let overMax = try server.post("/v1/translate", json: ["q": cat, "source": "en", "target": "de", "min_length": 30, "max_length": 20])
+        #expect(overMax.status == 400)
+        #expect(overMax.error == "Invalid request: min_length: the minimum length 30 exceeds the maximum length 20", "\(overMax.text)")
+        #expect(try server.request("GET", "/health").status == 200)
+        #expect(server.stop() == 0)
     }
 
     /// 16 clients at once: each gets exactly the CLI's translation, and requests shared batches.
