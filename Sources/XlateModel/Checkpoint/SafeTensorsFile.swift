@@ -112,13 +112,20 @@ final class SafeTensorsFile: @unchecked Sendable {
             throw .wrongShape(tensor: name, got: entry.shape, expected: expectedShape, path: path)
         }
         let count = entry.range.count / type.size
-        let bytes = file.bytes.baseAddress! + dataStart + entry.range.lowerBound
-        switch type {
-        case .f32: UnsafeMutableRawPointer(destination).copyMemory(from: bytes, byteCount: count * 4)
-        case .f16: HalfPrecision.convert(float16: bytes.assumingMemoryBound(to: UInt16.self), to: destination, count: count)
-        case .bf16: HalfPrecision.convert(bfloat16: bytes.assumingMemoryBound(to: UInt16.self), to: destination, count: count)
+        let offset = dataStart + entry.range.lowerBound
+        // In parts of 64 MiB of floats, each part's pages given back once copied: the copy and the mapped file never
+        // both hold a whole large tensor (NLLB-200's vocabulary is 1 GiB of float32).
+        let part = 1 << 24
+        for start in stride(from: 0, to: count, by: part) {
+            let n = Swift.min(part, count - start)
+            let bytes = file.bytes.baseAddress! + offset + start * type.size
+            switch type {
+            case .f32: UnsafeMutableRawPointer(destination + start).copyMemory(from: bytes, byteCount: n * 4)
+            case .f16: HalfPrecision.convert(float16: bytes.assumingMemoryBound(to: UInt16.self), to: destination + start, count: n)
+            case .bf16: HalfPrecision.convert(bfloat16: bytes.assumingMemoryBound(to: UInt16.self), to: destination + start, count: n)
+            }
+            file.evict((offset + start * type.size)..<(offset + (start + n) * type.size))
         }
-        evict(name)
         guard HalfPrecision.allFinite(destination, count: count) else { throw .nonFiniteWeights(tensor: name, path: path) }
     }
 
