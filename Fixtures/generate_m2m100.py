@@ -75,6 +75,14 @@ TOKENIZER_TEXTS = [
 
 
 
+def projection_gain(name, hp):
+    """The gain of a projection matrix `name` (scaled by 1/sqrt(fan-in)): attention q/k, v, self- and
+    cross-attention output, and the two feed-forward layers each have their own (HP)."""
+    return (hp["qk"] if ("q_proj" in name or "k_proj" in name) else hp["v"] if "v_proj" in name
+            else hp["cao"] if "encoder_attn.out_proj" in name else hp["ao"] if "out_proj" in name
+            else hp["f1"] if "fc1" in name else hp["f2"])
+
+
 def randomize_bart_weights(model, g, hp, gamma, emb_std, scaled_norm, eos_bias):
     """BART and mBART-50's tiny weights (same draw order as M2M100's): `scaled_norm`, the layer norm before the
     output projection, carries `gamma` (the logits' spread); `final_logits_bias` favours </s> by `eos_bias`."""
@@ -93,10 +101,7 @@ def randomize_bart_weights(model, g, hp, gamma, emb_std, scaled_norm, eos_bias):
             elif "embed_positions" in n:
                 p.copy_(0.5 * r)
             elif n.endswith(".weight"):
-                gain = (hp["qk"] if ("q_proj" in n or "k_proj" in n) else hp["v"] if "v_proj" in n
-                        else hp["cao"] if "encoder_attn.out_proj" in n else hp["ao"] if "out_proj" in n
-                        else hp["f1"] if "fc1" in n else hp["f2"])
-                p.copy_(gain / math.sqrt(p.shape[1]) * r)
+                p.copy_(projection_gain(n, hp) / math.sqrt(p.shape[1]) * r)
             else:
                 raise RuntimeError(f"unexpected parameter {n}")
         bias = 0.1 * torch.randn(model.final_logits_bias.shape, generator=g)
@@ -227,10 +232,7 @@ def build_tiny(spec, vocab_size, forced_bos):
                 p.copy_(emb_std * r)
                 p[PAD] = 0.0
             elif n.endswith(".weight"):
-                gain = (hp["qk"] if ("q_proj" in n or "k_proj" in n) else hp["v"] if "v_proj" in n
-                        else hp["cao"] if "encoder_attn.out_proj" in n else hp["ao"] if "out_proj" in n
-                        else hp["f1"] if "fc1" in n else hp["f2"])
-                p.copy_(gain / math.sqrt(p.shape[1]) * r)
+                p.copy_(projection_gain(n, hp) / math.sqrt(p.shape[1]) * r)
             else:
                 raise RuntimeError(f"unexpected parameter {n}")
         # Push eos through the constant dimension 0 of the final hidden state (tied output: also the eos input).
